@@ -1,0 +1,1 @@
+"""Vocabulary shared by every layer: messages, queues, topics, flags, ids, the clock and errors."""

@@ -1,0 +1,1 @@
+"""Sans-IO wire codec of the RocketMQ remoting protocol: bytes in, commands out. No sockets, no asyncio."""
