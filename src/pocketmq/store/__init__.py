@@ -1,0 +1,1 @@
+"""The on-disk message store: CommitLog, ConsumeQueues, IndexFiles, flush, recovery and retention."""
