@@ -1,0 +1,1 @@
+"""The Python client: producers, push/pull consumers, routing and the pure decision cores under them."""

@@ -1,0 +1,1 @@
+"""Consumers: allocation, rebalance, process queues, offset stores, and the consumers built on them."""
