@@ -26,10 +26,10 @@ SCRIPTS = Path(__file__).resolve().parent
 CLIENT_PACKAGE = "rocketmq-client-python==2.0.0"
 LIBRARY_PACKAGE = "rocketmq-python-cvs==2.1.0.3"
 
-__all__ = ["CppClientUnavailable", "ensure_cpp_client", "run_script", "start_script", "read_json_lines"]
+__all__ = ["CppClientUnavailableError", "ensure_cpp_client", "run_script", "start_script", "read_json_lines"]
 
 
-class CppClientUnavailable(RuntimeError):
+class CppClientUnavailableError(RuntimeError):
     """The official client could not be installed (no registry access, or an unsupported platform)."""
 
 
@@ -50,15 +50,33 @@ def ensure_cpp_client() -> Path:
         subprocess.run([*pip, "--no-deps", CLIENT_PACKAGE], check=True, capture_output=True, timeout=300)
         with tempfile.TemporaryDirectory() as download_dir:
             subprocess.run(
-                [str(_python()), "-m", "pip", "download", "--quiet", "--no-deps", "-d", download_dir, LIBRARY_PACKAGE],
-                check=True, capture_output=True, timeout=300,
+                [
+                    str(_python()),
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    "-d",
+                    download_dir,
+                    LIBRARY_PACKAGE,
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
             )
             archive = next(Path(download_dir).glob("rocketmq*python*cvs*"))
             package_dir = Path(
                 subprocess.run(
-                    [str(_python()), "-c", "import os, importlib.util as u;"
-                     "print(os.path.dirname(u.find_spec('rocketmq').origin))"],
-                    check=True, capture_output=True, text=True,
+                    [
+                        str(_python()),
+                        "-c",
+                        "import os, importlib.util as u;"
+                        "print(os.path.dirname(u.find_spec('rocketmq').origin))",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
                 ).stdout.strip()
             )
             with tarfile.open(archive) as tar:
@@ -69,7 +87,7 @@ def ensure_cpp_client() -> Path:
         subprocess.run([str(_python()), "-c", "import rocketmq.client"], check=True, capture_output=True)
     except (subprocess.SubprocessError, StopIteration, OSError) as error:
         detail = getattr(error, "stderr", b"") or b""
-        raise CppClientUnavailable(
+        raise CppClientUnavailableError(
             f"could not install the official RocketMQ Python client into {VENV}: {error} "
             f"{detail.decode(errors='replace')[-2000:]}"
         ) from error
@@ -89,11 +107,16 @@ def run_script(name: str, args: Sequence[str], timeout_s: float = 120) -> list[d
     """Run `<name>.py` under the official client and return the JSON objects it printed."""
     result = subprocess.run(
         [str(ensure_cpp_client()), str(SCRIPTS / f"{name}.py"), *args],
-        capture_output=True, text=True, timeout=timeout_s, env=_env(), check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=_env(),
+        check=False,
     )
     if result.returncode != 0:
         raise AssertionError(
-            f"{name}.py exited {result.returncode}\nstdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+            f"{name}.py exited {result.returncode}\n"
+            f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
         )
     return list(read_json_lines(result.stdout.splitlines()))
 
@@ -102,12 +125,15 @@ def start_script(name: str, args: Sequence[str]) -> subprocess.Popen[str]:
     """Start `<name>.py` under the official client in the background (stdout: JSON lines)."""
     return subprocess.Popen(
         [str(ensure_cpp_client()), str(SCRIPTS / f"{name}.py"), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
     )
 
 
 def read_json_lines(lines: Sequence[str]) -> Iterator[dict[str, Any]]:
-    for line in lines:
-        line = line.strip()
+    for raw in lines:
+        line = raw.strip()
         if line.startswith("{"):
             yield json.loads(line)

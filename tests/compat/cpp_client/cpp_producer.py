@@ -1,5 +1,6 @@
-"""Sends messages with the official client. Usage: cpp_producer.py NAMESRV TOPIC COUNT [--mode sync|oneway|orderly]
-[--tags T] [--delay-level N] [--group G] [--body-size N]. Prints one JSON object per sent message."""
+"""Sends messages with the official client.
+Usage: cpp_producer.py NAMESRV TOPIC COUNT [--mode sync|oneway|orderly] [--tags T]
+[--delay-level N] [--group G] [--body-size N]. Prints one JSON object per sent message."""
 
 import argparse
 import json
@@ -35,12 +36,26 @@ try:
             message.set_delay_time_level(args.delay_level)
         if args.mode == "sync":
             result = producer.send_sync(message)
-            print(json.dumps({"seq": i, "status": int(result.status), "msg_id": result.msg_id,
-                              "offset": result.offset}), flush=True)
+            print(
+                json.dumps(
+                    {"seq": i, "status": int(result.status), "msg_id": result.msg_id, "offset": result.offset}
+                ),
+                flush=True,
+            )
         elif args.mode == "orderly":
             result = producer.send_orderly_with_sharding_key(message, f"order-{i % 4}")
-            print(json.dumps({"seq": i, "status": int(result.status), "msg_id": result.msg_id,
-                              "offset": result.offset, "sharding_key": f"order-{i % 4}"}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "seq": i,
+                        "status": int(result.status),
+                        "msg_id": result.msg_id,
+                        "offset": result.offset,
+                        "sharding_key": f"order-{i % 4}",
+                    }
+                ),
+                flush=True,
+            )
         else:
             producer.send_oneway(message)
             print(json.dumps({"seq": i, "status": 0}), flush=True)

@@ -42,7 +42,12 @@ dll.CreatePullConsumer.restype = c_void_p
 dll.SetPullConsumerNameServerAddress.argtypes = [c_void_p, c_char_p]
 dll.StartPullConsumer.argtypes = [c_void_p]
 dll.ShutdownPullConsumer.argtypes = [c_void_p]
-dll.FetchSubscriptionMessageQueues.argtypes = [c_void_p, c_char_p, POINTER(POINTER(CMessageQueue)), POINTER(c_int)]
+dll.FetchSubscriptionMessageQueues.argtypes = [
+    c_void_p,
+    c_char_p,
+    POINTER(POINTER(CMessageQueue)),
+    POINTER(c_int),
+]
 dll.ReleaseSubscriptionMessageQueue.argtypes = [POINTER(CMessageQueue)]
 dll.Pull.argtypes = [c_void_p, POINTER(CMessageQueue), c_char_p, c_longlong, c_int]
 dll.Pull.restype = CPullResult
@@ -63,7 +68,10 @@ dll.SetPullConsumerNameServerAddress(consumer, args.namesrv.encode())
 assert dll.StartPullConsumer(consumer) == 0, "StartPullConsumer failed"
 queues = POINTER(CMessageQueue)()
 size = c_int(0)
-assert dll.FetchSubscriptionMessageQueues(consumer, args.topic.encode(), ctypes.byref(queues), ctypes.byref(size)) == 0
+fetched = dll.FetchSubscriptionMessageQueues(
+    consumer, args.topic.encode(), ctypes.byref(queues), ctypes.byref(size)
+)
+assert fetched == 0, f"FetchSubscriptionMessageQueues failed with {fetched}"
 try:
     for index in range(size.value):
         queue = queues[index]
@@ -71,19 +79,35 @@ try:
         while True:
             result = dll.Pull(consumer, ctypes.byref(queue), args.expression.encode(), offset, 32)
             status = STATUS[result.pullStatus]
-            print(json.dumps({"queue_id": queue.queueId, "status": status, "offset": offset,
-                              "next": result.nextBeginOffset, "min": result.minOffset,
-                              "max": result.maxOffset, "count": result.size}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "queue_id": queue.queueId,
+                        "status": status,
+                        "offset": offset,
+                        "next": result.nextBeginOffset,
+                        "min": result.minOffset,
+                        "max": result.maxOffset,
+                        "count": result.size,
+                    }
+                ),
+                flush=True,
+            )
             for i in range(result.size if status == "FOUND" else 0):
                 message = result.msgFoundList[i]
-                print(json.dumps({
-                    "message": True,
-                    "id": dll.GetMessageId(message).decode(),
-                    "body": (dll.GetMessageBody(message) or b"").decode(errors="replace"),
-                    "tags": (dll.GetMessageTags(message) or b"").decode(),
-                    "queue_id": dll.GetMessageQueueId(message),
-                    "queue_offset": dll.GetMessageQueueOffset(message),
-                }), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "message": True,
+                            "id": dll.GetMessageId(message).decode(),
+                            "body": (dll.GetMessageBody(message) or b"").decode(errors="replace"),
+                            "tags": (dll.GetMessageTags(message) or b"").decode(),
+                            "queue_id": dll.GetMessageQueueId(message),
+                            "queue_offset": dll.GetMessageQueueOffset(message),
+                        }
+                    ),
+                    flush=True,
+                )
             next_offset = result.nextBeginOffset
             dll.ReleasePullResult(result)
             if status != "FOUND" or next_offset <= offset:

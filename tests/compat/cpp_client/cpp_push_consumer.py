@@ -19,7 +19,7 @@ parser.add_argument("timeout", type=float)
 parser.add_argument("--expression", default="*")
 parser.add_argument("--broadcasting", action="store_true")
 parser.add_argument("--orderly", action="store_true")
-parser.add_argument("--fail-first", type=int, default=0, help="answer RECONSUME_LATER to this many deliveries")
+parser.add_argument("--fail-first", type=int, default=0, help="RECONSUME_LATER for this many deliveries")
 args = parser.parse_args()
 
 lock = threading.Lock()
