@@ -138,7 +138,10 @@ def test_lenient_parsing_of_fastjson_quirks() -> None:
 
 def test_standard_style_escapes_non_ascii_and_fastjson_style_keeps_it() -> None:
     assert encode_json({"a": "Zürich"}, JsonStyle.FASTJSON) == '{"a":"Zürich"}'.encode()
-    assert encode_json({"a": "Zürich"}, JsonStyle.STANDARD) == b'{"a":"Z\\u00fcrich"}'
+    assert encode_json({"a": "Zürich"}, JsonStyle.STANDARD) == b'{"a":"Z\\u00FCrich"}'
+    # fastjson BrowserCompatible: '/' escaped, UTF-16 surrogates, uppercase hex; default: raw but controls.
+    assert encode_json("a/🚀\x01\n", JsonStyle.STANDARD) == b'"a\\/\\uD83D\\uDE80\\u0001\\n"'
+    assert encode_json("a/🚀\x01\n\u2028", JsonStyle.FASTJSON) == '"a/🚀\\u0001\\n\\u2028"'.encode()
     assert encode_json({"a": None, "b": 1}) == b'{"b":1}'
 
 
@@ -171,3 +174,11 @@ def test_cluster_info_round_trips(brokers: dict[str, dict[int, str]], style: Jso
     )
     assert ClusterInfo.decode(info.encode(style)) == info
     assert decode_json(info.encode(style)) == decode_json(info.encode(JsonStyle.STANDARD))
+
+
+@given(text=st.text(), style=st.sampled_from(list(JsonStyle)))
+def test_strings_round_trip_in_both_styles(text: str, style: JsonStyle) -> None:
+    encoded = encode_json({"k": text}, style)
+    assert decode_json(encoded) == {"k": text}
+    if style is JsonStyle.STANDARD:
+        assert encoded.isascii()

@@ -14,7 +14,7 @@ quoted, maps sorted, non-ASCII escaped). We sort map keys in both styles so outp
 
 from __future__ import annotations
 
-import json
+import re
 import struct
 import zlib
 from collections.abc import Iterable, Mapping
@@ -62,8 +62,52 @@ class JsonStyle(Enum):
 # JSON writing and lenient reading
 
 
+# fastjson SerializeWriter#writeStringWithDoubleQuote. Default features: '"', backslash and the five
+# short control escapes get a backslash, other control characters and U+2028/U+2029 become \uXXXX
+# (uppercase hex), everything else is written raw. BrowserCompatible also escapes '/' and every char
+# >= 127 (UTF-16 code units, so characters beyond the BMP become two escapes).
+_SHORT_ESCAPES: Final = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+_PLAIN_FASTJSON = re.compile(r'[^"\\\x00-\x1f\u2028\u2029]*')
+_PLAIN_STANDARD = re.compile(r'[^"\\/\x00-\x1f\x7f-\U0010ffff]*')
+
+
+def _escape_char(char: str) -> str:
+    short = _SHORT_ESCAPES.get(char)
+    if short is not None:
+        return short
+    if char == "/":
+        return "\\/"
+    code = ord(char)
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04X}\\u{0xDC00 + (code & 0x3FF):04X}"
+    return f"\\u{code:04X}"
+
+
 def _write_string(text: str, style: JsonStyle) -> str:
-    return json.dumps(text, ensure_ascii=style is JsonStyle.STANDARD)
+    plain = _PLAIN_STANDARD if style is JsonStyle.STANDARD else _PLAIN_FASTJSON
+    if plain.fullmatch(text):
+        return f'"{text}"'
+    out = ['"']
+    position = 0
+    while position < len(text):
+        match = plain.match(text, position)
+        assert match is not None  # the pattern matches the empty string
+        out.append(match.group())
+        position = match.end()
+        if position < len(text):
+            out.append(_escape_char(text[position]))
+            position += 1
+    out.append('"')
+    return "".join(out)
 
 
 def _write(value: Any, style: JsonStyle, out: list[str]) -> None:
