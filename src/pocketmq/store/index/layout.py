@@ -1,0 +1,71 @@
+"""IndexFile layout (Java IndexHeader, IndexFile) and a fast Java String.hashCode().
+
+File = 40-byte header + slot_count int32 slots + entry_count 20-byte entries. Entry 0 is never
+used: index_count starts at 1 and a slot value 0 means "empty".
+"""
+
+from __future__ import annotations
+
+import operator
+import struct
+from typing import Final
+
+__all__ = [
+    "INDEX_HEADER",
+    "INDEX_ENTRY",
+    "SLOT",
+    "INDEX_HEADER_BYTES",
+    "INDEX_ENTRY_BYTES",
+    "fast_java_string_hash",
+    "index_key_hash",
+]
+
+INDEX_HEADER = struct.Struct(
+    ">q"  # begin_timestamp: store time of the first entry
+    "q"  # end_timestamp: store time of the last entry
+    "q"  # begin_phy_offset: commit-log offset of the first entry
+    "q"  # end_phy_offset: commit-log offset of the last entry
+    "i"  # hash_slot_count: slots in use
+    "i"  # index_count: next entry number (starts at 1)
+)
+assert INDEX_HEADER.size == 40
+INDEX_ENTRY = struct.Struct(
+    ">i"  # key_hash: abs(String.hashCode()) of "topic#key"
+    "q"  # phy_offset: commit-log offset of the message
+    "i"  # time_diff: seconds since begin_timestamp
+    "i"  # prev_index: previous entry of the same slot (0 = none)
+)
+assert INDEX_ENTRY.size == 20
+SLOT = struct.Struct(">i")
+INDEX_HEADER_BYTES: Final = 40
+INDEX_ENTRY_BYTES: Final = 20
+
+_MASK = 0xFFFFFFFF
+_MAX_FAST = 512
+# 31**(n-1) ... 31**0 (mod 2**32), read from the tail for a key of n units.
+_POWERS = [pow(31, i, 1 << 32) for i in range(_MAX_FAST)][::-1]
+
+
+def fast_java_string_hash(text: str) -> int:
+    """Java String.hashCode() (signed 32 bits), with the polynomial evaluated in C (map/sum)."""
+    if text.isascii():
+        units: bytes | list[int] = text.encode("ascii")
+    else:
+        raw = text.encode("utf-16-be")
+        units = [(raw[i] << 8) | raw[i + 1] for i in range(0, len(raw), 2)]
+    n = len(units)
+    if n <= _MAX_FAST:
+        h = sum(map(operator.mul, units, _POWERS[_MAX_FAST - n :])) & _MASK
+    else:
+        h = 0
+        for unit in units:
+            h = (h * 31 + unit) & _MASK
+    return int(h - (1 << 32) if h & 0x80000000 else h)
+
+
+def index_key_hash(key: str) -> int:
+    """Math.abs(key.hashCode()), with Integer.MIN_VALUE mapped to 0 (IndexFile#indexKeyHashMethod)."""
+    h = fast_java_string_hash(key)
+    if h == -(1 << 31):
+        return 0
+    return h if h >= 0 else -h

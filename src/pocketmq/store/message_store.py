@@ -1,0 +1,728 @@
+"""MessageStore: the facade the broker uses (Java DefaultMessageStore), wiring the CommitLog,
+ConsumeQueues, index, recovery, flush and retention.
+
+Lifecycle: `MessageStore(config).open()` (lock, load, recover; sync) -> `await start()` (flush,
+allocation, retention tasks) -> puts and gets -> `await shutdown()`. Tools use
+`open(read_only=True)` + `close()`: no lock, no writes, works beside a running broker.
+Mutations are plain defs with no await inside; only waiting for a flush is async.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+from pocketmq.common.clock import SYSTEM_CLOCK, Clock
+from pocketmq.common.errors import PocketMQError
+from pocketmq.common.message import MessageConst, MessageExt, properties_to_string
+from pocketmq.common.message_id import decode_offset_msg_id
+from pocketmq.store.checkpoint import Checkpoint, StoreCheckpoint
+from pocketmq.store.commit_log.commit_log import CommitLog
+from pocketmq.store.commit_log.record import (
+    MAX_PROPERTIES_BYTES,
+    MAX_TOPIC_BYTES,
+    decode_record,
+    read_store_timestamp,
+)
+from pocketmq.store.config import FlushDiskType, StoreConfig
+from pocketmq.store.consume_queue.consume_queue import ConsumeQueue
+from pocketmq.store.consume_queue.unit import BLANK_UNIT_SIZE, CQ_UNIT_BYTES
+from pocketmq.store.dispatch import (
+    SCHEDULE_TOPIC,
+    ConsumeQueueTable,
+    Dispatcher,
+    MessageArrivingListener,
+    is_consumable,
+    tags_hash,
+)
+from pocketmq.store.filter import MessageFilter
+from pocketmq.store.index.index_service import IndexService
+from pocketmq.store.lock import StoreLock
+from pocketmq.store.mapped_file_queue import MappedFileQueue
+from pocketmq.store.recovery import RecoveryReport, recover
+from pocketmq.store.results import (
+    GetMessageResult,
+    GetMessageStatus,
+    PutMessageResult,
+    PutMessageStatus,
+    QueryMessageResult,
+)
+from pocketmq.store.retention import RetentionOutcome, disk_used_percent, run_retention
+from pocketmq.store.services.allocate import AllocateService
+from pocketmq.store.services.cleanup import CleanupService
+from pocketmq.store.services.flush import FlushService
+
+__all__ = ["MessageStore"]
+
+log = logging.getLogger(__name__)
+
+_TAGS = MessageConst.TAGS
+_KEYS = MessageConst.KEYS
+_UNIQ_KEY = MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX
+_DELAY = MessageConst.DELAY_TIME_LEVEL
+_WAIT = MessageConst.WAIT_STORE_MSG_OK
+
+
+def _total_memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8 << 30
+
+
+def _parse_host(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class MessageStore:
+    def __init__(self, config: StoreConfig, *, clock: Clock = SYSTEM_CLOCK, read_only: bool = False) -> None:
+        self.config = config
+        self.clock = clock
+        self.read_only = read_only
+        self.store_host = _parse_host(config.store_host)
+        self.commit_log = CommitLog(
+            MappedFileQueue(config.commit_log_path, config.commit_log_file_bytes, read_only=read_only),
+            self.store_host,
+        )
+        self.consume_queues = ConsumeQueueTable(
+            config.consume_queue_path, config.consume_queue_file_bytes, read_only=read_only
+        )
+        self.index: IndexService | None = (
+            IndexService(
+                config.index_path,
+                config.index_hash_slot_count,
+                config.index_entry_count,
+                clock,
+                read_only=read_only,
+            )
+            if config.message_index_enable or read_only
+            else None
+        )
+        self.dispatcher = Dispatcher(self.consume_queues, self.index, config.delay_levels_ms())
+        self.checkpoint = StoreCheckpoint(config.store_root_dir / "checkpoint", read_only=read_only)
+        self._lock = StoreLock(config.store_root_dir)
+        self._abort_path = config.store_root_dir / "abort"
+        self._memory_bytes = _total_memory_bytes() * config.access_message_in_memory_max_ratio // 100
+        self._sync_flush = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
+        self._topic_bytes: dict[str, bytes] = {}
+        self._flush: FlushService | None = None
+        self._allocate: AllocateService | None = None
+        self._cleanup: CleanupService | None = None
+        self._opened = False
+        self._accepting = False
+        self._last_min_offset = -1
+        self.recovery_report: RecoveryReport | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def open(self) -> RecoveryReport:
+        """Lock, load and recover (sync). Raises StoreLockedError when another process holds it."""
+        root = self.config.store_root_dir
+        if self.read_only:
+            if not root.is_dir():
+                raise PocketMQError(f"{root} is not a store directory")
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        try:
+            abnormal = self._abort_path.exists()
+            if not self.read_only:
+                self._abort_path.touch()
+                os.sync() if False else None  # the abort file needs no fsync: its absence is what counts
+            self.commit_log.files.load()
+            self.consume_queues.load()
+            if self.index is not None:
+                self.index.load()
+            report = recover(
+                self.commit_log,
+                self.consume_queues,
+                self.index,
+                self.dispatcher,
+                self.checkpoint,
+                abnormal=abnormal,
+                read_only=self.read_only,
+            )
+            if not self.read_only:
+                self._correct_min_offsets()
+            else:
+                for queue in self.consume_queues.queues.values():
+                    queue.correct_min_offset(self.commit_log.min_offset)
+        except BaseException:
+            self.close()
+            raise
+        self.recovery_report = report
+        self._opened = True
+        self._accepting = not self.read_only
+        log.info(
+            "store %s opened (%s): CommitLog [%d, %d), %d queues, recovery %s",
+            root,
+            "read-only" if self.read_only else "read-write",
+            self.commit_log.min_offset,
+            self.commit_log.max_offset,
+            len(self.consume_queues.queues),
+            report,
+        )
+        return report
+
+    def _correct_min_offsets(self) -> None:
+        min_offset = self.commit_log.min_offset
+        for queue in self.consume_queues.queues.values():
+            queue.correct_min_offset(min_offset)
+        self._last_min_offset = min_offset
+
+    async def start(self) -> None:
+        """Start flush, allocation and retention (writable stores only)."""
+        if self.read_only:
+            return
+        if not self._opened:
+            self.open()
+        config = self.config
+        self._flush = FlushService(
+            self.commit_log,
+            self.consume_queues,
+            self.index,
+            self.dispatcher,
+            self.checkpoint,
+            self.clock,
+            sync_flush=self._sync_flush,
+            flush_interval_ms=config.flush_interval_ms,
+            flush_consume_queue_interval_ms=config.flush_consume_queue_interval_ms,
+            sync_flush_timeout_ms=config.sync_flush_timeout_ms,
+        )
+        await self._flush.start()
+        if config.preallocate_next_segment:
+            self._allocate = AllocateService(self.commit_log.files)
+            self.commit_log.on_roll = self._allocate.request
+            await self._allocate.start()
+        self._cleanup = CleanupService(self.run_retention, config.clean_resource_interval_ms)
+        await self._cleanup.start()
+
+    async def shutdown(self) -> None:
+        """Stop the services, flush everything, write the checkpoint, remove `abort`, unlock."""
+        self._accepting = False
+        if self._cleanup is not None:
+            await self._cleanup.stop()
+        if self._allocate is not None:
+            await self._allocate.stop()
+            self.commit_log.on_roll = None
+        if self._flush is not None:
+            await self._flush.stop()
+        elif self._opened and not self.read_only:
+            self.flush_now()
+        if self._opened and not self.read_only:
+            self._abort_path.unlink(missing_ok=True)
+        self.close()
+
+    def flush_now(self) -> None:
+        """Blocking full flush + checkpoint (tools, tests and shutdown without services)."""
+        for mapped in self.commit_log.files.files:
+            if mapped.flushed_position < mapped.wrote_position:
+                mapped.flush()
+                mapped.flushed_position = mapped.wrote_position
+        for queue in self.consume_queues.queues.values():
+            queue.flush()
+        if self.index is not None:
+            self.index.flush()
+        self.checkpoint.write(
+            Checkpoint(
+                self.commit_log.last_store_timestamp or self.checkpoint.value.physic_msg_timestamp,
+                self.dispatcher.last_store_timestamp or self.checkpoint.value.logics_msg_timestamp,
+                self.checkpoint.value.index_msg_timestamp,
+            )
+        )
+
+    def close(self) -> None:
+        """Unmap everything and release the lock (no flush: see shutdown)."""
+        self._accepting = False
+        self.commit_log.close()
+        self.consume_queues.close()
+        if self.index is not None:
+            self.index.close()
+        self._lock.release()
+        self._opened = False
+
+    def register_arrival_listener(self, listener: MessageArrivingListener) -> None:
+        """`listener(topic, queue_id, max_offset)` runs synchronously after each put that added
+        units to a queue (the broker wakes held pulls from it; keep it cheap)."""
+        self.dispatcher.listeners.append(listener)
+
+    # -- put ------------------------------------------------------------------------------------
+    def _refuse(self, status: PutMessageStatus, remark: str) -> PutMessageResult:
+        return PutMessageResult(status, remark=remark)
+
+    def _prepare(
+        self, message: MessageExt, properties_string: str | None
+    ) -> tuple[str, int, dict[str, str], bytes, bytes] | PutMessageResult:
+        """Validate and resolve (topic, queue_id, properties, topic bytes, properties bytes)."""
+        if not self._accepting:
+            return self._refuse(
+                PutMessageStatus.SERVICE_NOT_AVAILABLE,
+                "the store is read-only" if self.read_only else "the store is not open",
+            )
+        if len(message.body) > self.config.max_message_bytes:
+            return self._refuse(
+                PutMessageStatus.MESSAGE_ILLEGAL,
+                f"body of {len(message.body)} bytes exceeds maxMessageSize={self.config.max_message_bytes}",
+            )
+        topic = message.topic
+        queue_id = message.queue_id
+        properties = message.properties
+        if self.config.schedule_delayed_messages and _DELAY in properties and topic != SCHEDULE_TOPIC:
+            level_text = properties[_DELAY]
+            level = int(level_text) if level_text.lstrip("-").isdigit() else 0
+            if level > 0 and is_consumable(message.sys_flag):
+                # Java 4.9.8 CommitLog#asyncPutMessage: park it in SCHEDULE_TOPIC_XXXX.
+                max_level = len(self.dispatcher.delay_levels_ms)
+                level = min(level, max_level)
+                properties = dict(properties)
+                properties[_DELAY] = str(level)
+                properties[MessageConst.REAL_TOPIC] = topic
+                properties[MessageConst.REAL_QUEUE_ID] = str(queue_id)
+                topic, queue_id = SCHEDULE_TOPIC, level - 1
+                properties_string = None
+        topic_bytes = self._topic_bytes.get(topic)
+        if topic_bytes is None:
+            topic_bytes = topic.encode()
+            if len(topic_bytes) > MAX_TOPIC_BYTES or not topic_bytes:
+                return self._refuse(
+                    PutMessageStatus.MESSAGE_ILLEGAL,
+                    f"topic of {len(topic_bytes)} bytes; 1..{MAX_TOPIC_BYTES} are allowed",
+                )
+            self._topic_bytes[topic] = topic_bytes
+        if properties_string is None:
+            properties_string = properties_to_string(properties)
+        properties_bytes = properties_string.encode()
+        if len(properties_bytes) > MAX_PROPERTIES_BYTES:
+            return self._refuse(
+                PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
+                f"properties of {len(properties_bytes)} bytes; at most {MAX_PROPERTIES_BYTES} are allowed",
+            )
+        if queue_id < 0:
+            return self._refuse(PutMessageStatus.MESSAGE_ILLEGAL, f"queue id {queue_id} is negative")
+        return topic, queue_id, properties, topic_bytes, properties_bytes
+
+    def append_message(
+        self, message: MessageExt, *, properties_string: str | None = None
+    ) -> PutMessageResult:
+        """Append and dispatch one message now, without waiting for a flush. The message is not
+        modified; `properties_string` (the wire form) saves re-encoding the properties."""
+        prepared = self._prepare(message, properties_string)
+        if isinstance(prepared, PutMessageResult):
+            return prepared
+        topic, queue_id, properties, topic_bytes, properties_bytes = prepared
+        if (
+            len(properties_bytes) + len(message.body) + len(topic_bytes) + 200
+            > self.config.commit_log_file_bytes
+        ):
+            return self._refuse(
+                PutMessageStatus.MESSAGE_ILLEGAL, "the record does not fit in one CommitLog segment"
+            )
+        now = self.clock.now_ms()
+        outcome = self.commit_log.append(message, topic, topic_bytes, queue_id, properties_bytes, now)
+        tags = properties.get(_TAGS)
+        tags_code = tags_hash(tags) if tags else 0
+        if topic is SCHEDULE_TOPIC or topic == SCHEDULE_TOPIC:
+            tags_code = self._delivery_time(properties, now, tags_code)
+        self.dispatcher.dispatch(
+            topic,
+            queue_id,
+            outcome.queue_offset,
+            outcome.commit_log_offset,
+            outcome.wrote_bytes,
+            tags_code,
+            now,
+            message.sys_flag,
+            properties.get(_KEYS),
+            properties.get(_UNIQ_KEY),
+        )
+        return PutMessageResult(
+            PutMessageStatus.PUT_OK,
+            outcome.commit_log_offset,
+            outcome.wrote_bytes,
+            outcome.queue_offset,
+            now,
+            1,
+            self.store_host,
+        )
+
+    def _delivery_time(self, properties: dict[str, str], store_timestamp: int, default: int) -> int:
+        levels = self.dispatcher.delay_levels_ms
+        text = properties.get(_DELAY)
+        if not text or not text.isdigit():
+            return default
+        level = min(int(text), len(levels))
+        return store_timestamp + levels[level - 1] if level > 0 else default
+
+    async def put_message(
+        self, message: MessageExt, *, properties_string: str | None = None
+    ) -> PutMessageResult:
+        """Append one message; with SYNC_FLUSH wait until an fsync covers it (unless its WAIT
+        property is "false"). Status FLUSH_DISK_TIMEOUT after syncFlushTimeout."""
+        result = self.append_message(message, properties_string=properties_string)
+        if (
+            self._sync_flush
+            and result.status is PutMessageStatus.PUT_OK
+            and self._flush is not None
+            and message.properties.get(_WAIT) != "false"
+        ):
+            result.status = await self._flush.wait_flushed(result.end_offset)
+        return result
+
+    def append_messages(self, messages: Sequence[MessageExt]) -> PutMessageResult:
+        """Append a batch (one topic and queue) contiguously with consecutive queue offsets;
+        all or nothing (Java putMessages / MessageExtBatch)."""
+        if not messages:
+            return self._refuse(PutMessageStatus.MESSAGE_ILLEGAL, "empty batch")
+        topic, queue_id = messages[0].topic, messages[0].queue_id
+        encoded: list[tuple[MessageExt, bytes]] = []
+        total = 0
+        topic_bytes = b""
+        props_list = []
+        for message in messages:
+            if message.topic != topic or message.queue_id != queue_id:
+                return self._refuse(PutMessageStatus.MESSAGE_ILLEGAL, "a batch must have one topic and queue")
+            if _DELAY in message.properties:
+                return self._refuse(PutMessageStatus.MESSAGE_ILLEGAL, "batch messages cannot be delayed")
+            if not is_consumable(message.sys_flag):
+                return self._refuse(
+                    PutMessageStatus.MESSAGE_ILLEGAL, "batch messages cannot be transactional"
+                )
+            prepared = self._prepare(message, None)
+            if isinstance(prepared, PutMessageResult):
+                return prepared
+            _, _, properties, topic_bytes, properties_bytes = prepared
+            encoded.append((message, properties_bytes))
+            props_list.append(properties)
+            total += len(message.body) + len(properties_bytes) + len(topic_bytes) + 130
+        if total > self.config.commit_log_file_bytes - 64:
+            return self._refuse(
+                PutMessageStatus.MESSAGE_ILLEGAL, "the batch does not fit in one CommitLog segment"
+            )
+        now = self.clock.now_ms()
+        outcome = self.commit_log.append_batch(encoded, topic, topic_bytes, queue_id, now)
+        dispatch = self.dispatcher.dispatch
+        last = len(messages) - 1
+        for i, (message, properties) in enumerate(zip(messages, props_list, strict=True)):
+            tags = properties.get(_TAGS)
+            dispatch(
+                topic,
+                queue_id,
+                outcome.queue_offset + i,
+                outcome.record_offsets[i],
+                outcome.record_sizes[i],
+                tags_hash(tags) if tags else 0,
+                now,
+                message.sys_flag,
+                properties.get(_KEYS),
+                properties.get(_UNIQ_KEY),
+                notify=i == last,
+            )
+        return PutMessageResult(
+            PutMessageStatus.PUT_OK,
+            outcome.commit_log_offset,
+            outcome.wrote_bytes,
+            outcome.queue_offset,
+            now,
+            len(messages),
+            self.store_host,
+            outcome.record_offsets,
+        )
+
+    async def put_messages(self, messages: Sequence[MessageExt]) -> PutMessageResult:
+        result = self.append_messages(messages)
+        if self._sync_flush and result.status is PutMessageStatus.PUT_OK and self._flush is not None:
+            result.status = await self._flush.wait_flushed(result.end_offset)
+        return result
+
+    async def wait_flushed(self, end_offset: int) -> PutMessageStatus:
+        """SYNC_FLUSH group commit for callers of append_*: PUT_OK once flushed."""
+        if self._flush is None:
+            return PutMessageStatus.PUT_OK
+        return await self._flush.wait_flushed(end_offset)
+
+    # -- get ------------------------------------------------------------------------------------
+    def _in_disk(self, commit_log_offset: int, max_commit_log_offset: int) -> bool:
+        return max_commit_log_offset - commit_log_offset > self._memory_bytes
+
+    def get_message(  # noqa: PLR0917 (Java signature)
+        self,
+        group: str,
+        topic: str,
+        queue_id: int,
+        queue_offset: int,
+        max_count: int,
+        message_filter: MessageFilter | None = None,
+    ) -> GetMessageResult:
+        """Messages of one queue from `queue_offset` (Java DefaultMessageStore#getMessage, on a
+        master: next_begin_offset is corrected to the valid range)."""
+        config = self.config
+        max_commit_log_offset = self.commit_log.max_offset
+        queue = self.consume_queues.find(topic, queue_id)
+        if queue is None:
+            return GetMessageResult(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE, 0, 0, 0)
+        min_offset = queue.min_offset
+        max_offset = queue.max_offset
+        result = GetMessageResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE, queue_offset, min_offset, max_offset)
+        if max_offset == 0:
+            result.next_begin_offset = 0
+            return result
+        if queue_offset < min_offset:
+            result.status = GetMessageStatus.OFFSET_TOO_SMALL
+            result.next_begin_offset = min_offset
+            return result
+        if queue_offset == max_offset:
+            result.status = GetMessageStatus.OFFSET_OVERFLOW_ONE
+            return result
+        if queue_offset > max_offset:
+            result.status = GetMessageStatus.OFFSET_OVERFLOW_BADLY
+            result.next_begin_offset = min_offset if min_offset == 0 else max_offset
+            return result
+        max_filter_count = max(16000, max_count * 20)
+        units = queue.read_units(queue_offset, max_filter_count)
+        if not units:
+            result.status = GetMessageStatus.OFFSET_FOUND_NULL
+            result.next_begin_offset = queue.roll_next_file(queue_offset)
+            return result
+        result.status = GetMessageStatus.NO_MATCHED_MESSAGE
+        next_file_start = -1
+        max_pulled_offset = 0
+        total = 0
+        count = 0
+        i = 0
+        messages = result.messages
+        for i, (commit_log_offset, size, tags_code) in enumerate(units):
+            max_pulled_offset = commit_log_offset
+            if size == BLANK_UNIT_SIZE:
+                continue
+            if next_file_start >= 0 and commit_log_offset < next_file_start:
+                continue
+            if total and count:
+                in_disk = self._in_disk(commit_log_offset, max_commit_log_offset)
+                if max_count <= count:
+                    break
+                if in_disk:
+                    if (
+                        total + size > config.max_transfer_bytes_on_disk
+                        or count > config.max_transfer_count_on_disk - 1
+                    ):
+                        break
+                elif (
+                    total + size > config.max_transfer_bytes_in_memory
+                    or count > config.max_transfer_count_in_memory - 1
+                ):
+                    break
+            if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags_code, None):
+                continue
+            record = self.commit_log.get_data(commit_log_offset, size)
+            if record is None:
+                if not total:
+                    result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
+                next_file_start = self.commit_log.roll_next_file(commit_log_offset)
+                continue
+            if message_filter is not None and not message_filter.is_matched_by_commit_log(record, None):
+                continue
+            messages.append(record)
+            result.commit_log_offsets.append(commit_log_offset)
+            result.queue_offsets.append(queue_offset + i)
+            total += size
+            count += 1
+            result.status = GetMessageStatus.FOUND
+            next_file_start = -1
+        else:
+            i = len(units)
+        result.buffer_total_bytes = total
+        result.next_begin_offset = queue_offset + i
+        result.suggest_pulling_from_slave = max_commit_log_offset - max_pulled_offset > self._memory_bytes
+        return result
+
+    # -- offsets --------------------------------------------------------------------------------
+    def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        queue = self.consume_queues.find(topic, queue_id)
+        return queue.min_offset if queue is not None else 0
+
+    def get_max_offset_in_queue(self, topic: str, queue_id: int) -> int:
+        queue = self.consume_queues.find(topic, queue_id)
+        return queue.max_offset if queue is not None else 0
+
+    def get_commit_log_offset_in_queue(self, topic: str, queue_id: int, queue_offset: int) -> int:
+        queue = self.consume_queues.find(topic, queue_id)
+        unit = queue.unit_at(queue_offset) if queue is not None else None
+        return unit[0] if unit is not None else 0
+
+    @property
+    def min_commit_log_offset(self) -> int:
+        return self.commit_log.min_offset
+
+    @property
+    def max_commit_log_offset(self) -> int:
+        return self.commit_log.max_offset
+
+    def _store_timestamp_at(self, commit_log_offset: int, size: int) -> int:
+        record = self.commit_log.get_data(commit_log_offset, size)
+        if record is None or len(record) < 72:
+            return -1
+        return read_store_timestamp(record, 0)
+
+    def get_offset_in_queue_by_time(self, topic: str, queue_id: int, timestamp: int) -> int:
+        """Queue offset of the message stored closest to `timestamp` (Java
+        ConsumeQueue#getOffsetInQueueByTime: binary search in one ConsumeQueue file, here the first
+        file whose last message was stored at or after `timestamp`, else the last file)."""
+        queue = self.consume_queues.find(topic, queue_id)
+        if queue is None or not queue.files.files:
+            return 0
+        min_commit_log_offset = self.commit_log.min_offset
+        chosen = queue.files.files[-1]
+        for mapped in queue.files.files:
+            if mapped.wrote_position < CQ_UNIT_BYTES:
+                continue
+            last = queue.read_units((mapped.file_from_offset + mapped.wrote_position) // CQ_UNIT_BYTES - 1, 1)
+            if (
+                last
+                and last[0][1] != BLANK_UNIT_SIZE
+                and self._store_timestamp_at(last[0][0], last[0][1]) >= timestamp
+            ):
+                chosen = mapped
+                break
+        low = max(queue.min_logic_offset - chosen.file_from_offset, 0)
+        high = chosen.wrote_position - CQ_UNIT_BYTES
+        left_offset = right_offset = target = -1
+        left_value = right_value = -1
+        base = chosen.file_from_offset // CQ_UNIT_BYTES
+        while high >= low:
+            middle = (low + high) // (2 * CQ_UNIT_BYTES) * CQ_UNIT_BYTES
+            unit = queue.read_units(base + middle // CQ_UNIT_BYTES, 1)
+            if not unit:
+                break
+            commit_log_offset, size, _ = unit[0]
+            if commit_log_offset < min_commit_log_offset or size == BLANK_UNIT_SIZE:
+                low = middle + CQ_UNIT_BYTES
+                left_offset = middle
+                continue
+            stored = self._store_timestamp_at(commit_log_offset, size)
+            if stored < 0:
+                return 0
+            if stored == timestamp:
+                target = middle
+                break
+            if stored > timestamp:
+                high = middle - CQ_UNIT_BYTES
+                right_offset, right_value = middle, stored
+            else:
+                low = middle + CQ_UNIT_BYTES
+                left_offset, left_value = middle, stored
+        if target != -1:
+            offset = target
+        elif left_value == -1:
+            offset = right_offset
+        elif right_value == -1:
+            offset = left_offset
+        else:
+            offset = (
+                right_offset if abs(timestamp - left_value) > abs(timestamp - right_value) else left_offset
+            )
+        return (chosen.file_from_offset + offset) // CQ_UNIT_BYTES
+
+    def get_message_store_timestamp(self, topic: str, queue_id: int, queue_offset: int) -> int:
+        queue = self.consume_queues.find(topic, queue_id)
+        unit = queue.unit_at(queue_offset) if queue is not None else None
+        if unit is None:
+            return -1
+        return self._store_timestamp_at(unit[0], unit[1])
+
+    def get_earliest_message_time(self, topic: str | None = None, queue_id: int = 0) -> int:
+        """Store time of the first message of a queue (GET_EARLIEST_MSG_STORETIME), or of the
+        whole CommitLog when `topic` is None; -1 when there is none."""
+        if topic is None:
+            record = self.commit_log.read_record(self.commit_log.min_offset)
+            return read_store_timestamp(record, 0) if record else -1
+        queue = self.consume_queues.find(topic, queue_id)
+        if queue is None:
+            return -1
+        return self.get_message_store_timestamp(topic, queue_id, queue.min_offset)
+
+    def check_in_memory_by_consume_offset(self, topic: str, queue_id: int, queue_offset: int) -> bool:
+        """True while the message at `queue_offset` counts as "in memory" (Java
+        !checkInDiskByConsumeOffset): the new-group offset rule of PROTOCOL.md uses it."""
+        queue = self.consume_queues.find(topic, queue_id)
+        unit = queue.unit_at(queue_offset) if queue is not None else None
+        if unit is None:
+            return False
+        return not self._in_disk(unit[0], self.commit_log.max_offset)
+
+    # -- look-ups -------------------------------------------------------------------------------
+    def select_one_message_by_offset(self, commit_log_offset: int, size: int | None = None) -> bytes | None:
+        """The raw record at `commit_log_offset` (a copy), or None."""
+        if size is None:
+            return self.commit_log.read_record(commit_log_offset)
+        return self.commit_log.get_data(commit_log_offset, size)
+
+    def look_message_by_offset(self, commit_log_offset: int) -> MessageExt | None:
+        record = self.commit_log.read_record(commit_log_offset)
+        if record is None:
+            return None
+        return decode_record(record)
+
+    def view_message_by_id(self, offset_msg_id: str) -> MessageExt | None:
+        """Decode an offset msgId (VIEW_MESSAGE_BY_ID); ValueError for a malformed id."""
+        return self.look_message_by_offset(decode_offset_msg_id(offset_msg_id).commit_log_offset)
+
+    def query_message(self, topic: str, key: str, max_count: int, begin: int, end: int) -> QueryMessageResult:
+        """Messages indexed under `topic#key` stored within [begin, end] (QUERY_MESSAGE); like Java
+        the records are not re-checked against the key (clients filter)."""
+        result = QueryMessageResult()
+        if self.index is None:
+            return result
+        result.index_last_update_timestamp = self.index.end_timestamp
+        result.index_last_update_commit_log_offset = self.index.end_phy_offset
+        for offset in self.index.query_offsets(topic, key, max_count, begin, end):
+            record = self.commit_log.read_record(offset)
+            if record is not None:
+                result.messages.append(record)
+                result.commit_log_offsets.append(offset)
+        return result
+
+    # -- topics ---------------------------------------------------------------------------------
+    def queue_ids(self, topic: str) -> list[int]:
+        return sorted(queue_id for (name, queue_id) in self.consume_queues.queues if name == topic)
+
+    def topics(self) -> list[str]:
+        return sorted({name for (name, _) in self.consume_queues.queues})
+
+    def find_consume_queue(self, topic: str, queue_id: int) -> ConsumeQueue | None:
+        return self.consume_queues.find(topic, queue_id)
+
+    def delete_topics(self, topics: set[str]) -> int:
+        """Drop the ConsumeQueues of `topics` (DELETE_TOPIC_IN_BROKER); the CommitLog keeps the
+        records until retention removes them."""
+        removed = 0
+        for key in [key for key in self.consume_queues.queues if key[0] in topics]:
+            queue = self.consume_queues.queues.pop(key)
+            queue.destroy()
+            self.commit_log.queue_offsets.pop(key, None)
+            removed += 1
+        return removed
+
+    # -- retention ------------------------------------------------------------------------------
+    def run_retention(self, *, now_ms: int | None = None, manual: bool = False) -> RetentionOutcome:
+        """One retention pass (the cleanup service calls it every cleanResourceInterval)."""
+        config = self.config
+        outcome = run_retention(
+            self.commit_log,
+            self.consume_queues,
+            self.index,
+            now_ms=self.clock.now_ms() if now_ms is None else now_ms,
+            file_reserved_hours=config.file_reserved_hours,
+            delete_when=config.delete_when,
+            disk_max_used_space_ratio=config.disk_max_used_space_ratio,
+            delete_files_batch_max=config.delete_files_batch_max,
+            disk_used=disk_used_percent(config.commit_log_path),
+            manual=manual,
+        )
+        if outcome.deleted_segments:
+            log.info("retention (%s): %s", outcome.reason, outcome)
+        return outcome
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened

@@ -1,0 +1,1 @@
+"""The store's only async code: flush (group commit), next-segment allocation, retention."""
