@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pocketmq.common.clock import FakeClock
+from pocketmq.common.errors import ProtocolError
 from pocketmq.common.topic import TopicConfig
 from pocketmq.namesrv.config import NamesrvConfig
 from pocketmq.namesrv.handlers import NamesrvContext, NamesrvHandlers
@@ -189,8 +192,6 @@ async def test_namesrv_config_get_and_update(tmp_path: Path) -> None:
     "code", [RequestCode.PUT_KV_CONFIG, RequestCode.REGISTER_BROKER, RequestCode.WIPE_WRITE_PERM_OF_BROKER]
 )
 async def test_missing_header_fields_raise_protocol_error(tmp_path: Path, code: int) -> None:
-    from pocketmq.common.errors import ProtocolError
-
     harness = Harness(tmp_path)
     with pytest.raises(ProtocolError, match="lacks the required field"):
         await harness.call(make_request(code, {}))
@@ -202,3 +203,78 @@ async def test_kv_limits_are_answered(tmp_path: Path) -> None:
     answer = await harness.call(big)
     assert answer is not None and answer.code == ResponseCode.SYSTEM_ERROR
     assert harness.persisted == []
+
+
+_NAMESRV_CODES = sorted(
+    {
+        RequestCode.REGISTER_BROKER,
+        RequestCode.UNREGISTER_BROKER,
+        RequestCode.GET_ROUTEINFO_BY_TOPIC,
+        RequestCode.PUT_KV_CONFIG,
+        RequestCode.GET_KV_CONFIG,
+        RequestCode.DELETE_KV_CONFIG,
+        RequestCode.GET_KVLIST_BY_NAMESPACE,
+        RequestCode.WIPE_WRITE_PERM_OF_BROKER,
+        RequestCode.ADD_WRITE_PERM_OF_BROKER,
+        RequestCode.DELETE_TOPIC_IN_NAMESRV,
+        RequestCode.GET_TOPICS_BY_CLUSTER,
+        RequestCode.QUERY_DATA_VERSION,
+        RequestCode.UPDATE_NAMESRV_CONFIG,
+    }
+)
+_KEYS = [
+    "brokerName",
+    "brokerAddr",
+    "clusterName",
+    "haServerAddr",
+    "brokerId",
+    "compressed",
+    "bodyCrc32",
+    "topic",
+    "namespace",
+    "key",
+    "value",
+    "cluster",
+    "clusterName",
+    "acceptStandardJsonOnly",
+]
+_VALUES = st.one_of(
+    st.text(max_size=20),
+    st.integers(-(2**63), 2**63),
+    st.booleans(),
+    st.sampled_from(["0", "true", "-1", ""]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    code=st.sampled_from(_NAMESRV_CODES),
+    ext=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=8),
+    body=st.one_of(
+        st.none(),
+        st.binary(max_size=64),
+        st.sampled_from(
+            [
+                b"{}",
+                b"[]",
+                b'{"filterServerList":null,"topicConfigSerializeWrapper":{"topicConfigTable":{"T":{}}}}',
+                b'{"topicConfigSerializeWrapper":{"dataVersion":"x"}}',
+                b'{"counter":"a","timestamp":[]}',
+                b"a=b\nlistenPort=x",
+            ]
+        ),
+    ),
+    version=st.sampled_from([0, 36, 333, 409]),
+)
+async def test_fuzzed_requests_answer_or_raise_protocol_error(
+    tmp_path: Path, code: int, ext: dict[str, Any], body: bytes | None, version: int
+) -> None:
+    harness = Harness(tmp_path)
+    request = make_request(code, dict(ext), body)
+    request.version = version
+    try:
+        response = await harness.call(request)
+    except ProtocolError:
+        return
+    assert response is not None
+    harness.context.route_table.check_invariants()
