@@ -29,7 +29,7 @@ from pocketmq.protocol.bodies.route import (
     encode_json,
 )
 from pocketmq.protocol.codes import RequestCode, ResponseCode
-from pocketmq.protocol.command import RemotingCommand, make_response
+from pocketmq.protocol.command import STYLE_EMPTY_EXT_FIELDS, RemotingCommand, make_response
 from pocketmq.protocol.headers.namesrv import (
     AddWritePermOfBrokerRequestHeader,
     AddWritePermOfBrokerResponseHeader,
@@ -85,7 +85,12 @@ class NamesrvContext:
 def _ok(
     request: RemotingCommand, body: bytes | None = None, ext_fields: dict[str, str] | None = None
 ) -> RemotingCommand:
-    return make_response(request, ResponseCode.SUCCESS, None, ext_fields, body)
+    """SUCCESS. With `ext_fields` (even empty) the response has a custom header, and Java writes
+    `"extFields":{}` for it when every field is null (a master's REGISTER_BROKER answer)."""
+    response = make_response(request, ResponseCode.SUCCESS, None, ext_fields, body)
+    if ext_fields is not None:
+        response.json_style |= STYLE_EMPTY_EXT_FIELDS
+    return response
 
 
 class NamesrvHandlers:

@@ -25,9 +25,9 @@ from pocketmq.protocol.bodies.route import (
     TopicRouteData,
     encode_json,
 )
-from pocketmq.protocol.codes import RequestCode, ResponseCode
+from pocketmq.protocol.codes import LanguageCode, RequestCode, ResponseCode
 from pocketmq.protocol.command import RemotingCommand, make_request
-from pocketmq.protocol.frame import decode_frame
+from pocketmq.protocol.frame import decode_frame, encode
 from pocketmq.protocol.headers.namesrv import make_register_broker_request
 from pocketmq.remoting import Connection, Router
 
@@ -88,6 +88,10 @@ async def test_replay_of_the_4_9_8_namesrv_traffic(tmp_path: Path, java_frames: 
             continue  # oneway
         assert ours.code == recorded["code"], (frame["seq"], frame["label"], ours.remark)
         assert ours.remark == recorded["header"].get("remark"), frame["seq"]
+        # The whole frame, as the connection would send it (it sets opaque; Java says JAVA).
+        ours.opaque = request.opaque
+        ours.language = LanguageCode.JAVA
+        assert encode(ours) == bytes.fromhex(recorded["frame_hex"]), (frame["seq"], frame["label"])
         if recorded["body_len"] and request.code in (
             RequestCode.GET_ROUTEINFO_BY_TOPIC,
             RequestCode.GET_BROKER_CLUSTER_INFO,
