@@ -13,6 +13,9 @@ def cli() -> None:
     """pocketmq: Apache RocketMQ's architecture and semantics in Python."""
 
 
+import pocketmq.cli.store  # noqa: E402, F401  (registers `pocketmq store`)
+
+
 def main() -> None:
     cli()
 

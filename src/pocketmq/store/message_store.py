@@ -24,6 +24,7 @@ from pocketmq.store.commit_log.record import (
     MAX_TOPIC_BYTES,
     decode_record,
     read_store_timestamp,
+    record_properties,
 )
 from pocketmq.store.config import FlushDiskType, StoreConfig
 from pocketmq.store.consume_queue.consume_queue import ConsumeQueue
@@ -512,7 +513,7 @@ class MessageStore:
                     or count > config.max_transfer_count_in_memory - 1
                 ):
                     break
-            if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags_code, None):
+            if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags_code):
                 continue
             record = self.commit_log.get_data(commit_log_offset, size)
             if record is None:
@@ -520,7 +521,11 @@ class MessageStore:
                     result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
                 next_file_start = self.commit_log.roll_next_file(commit_log_offset)
                 continue
-            if message_filter is not None and not message_filter.is_matched_by_commit_log(record, None):
+            if (
+                message_filter is not None
+                and message_filter.needs_properties
+                and not message_filter.is_matched_by_commit_log(record_properties(record))
+            ):
                 continue
             messages.append(record)
             result.commit_log_offsets.append(commit_log_offset)

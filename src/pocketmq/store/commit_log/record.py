@@ -46,6 +46,7 @@ __all__ = [
     "decode_record",
     "decode_records",
     "read_store_timestamp",
+    "record_properties",
     "Buffer",
     "RecordInfo",
     "check_record",
@@ -328,6 +329,21 @@ def read_store_timestamp(buffer: Buffer, position: int) -> int:
     born = 20 if sys_flag & BORNHOST_V6 else 8
     (timestamp,) = STORE_TIMESTAMP.unpack_from(buffer, position + 48 + born)
     return int(timestamp)
+
+
+def record_properties(record: Buffer, position: int = 0) -> dict[str, str]:
+    """Only the properties of the record at `position` (for commit-log stage filters)."""
+    (total, _, _, _, _, _, _, sys_flag, _) = RECORD_HEAD.unpack_from(record, position)
+    p = position + 48 + (20 if sys_flag & BORNHOST_V6 else 8) + 8
+    p += (20 if sys_flag & STOREHOSTADDRESS_V6 else 8) + 12
+    (body_length,) = TOTAL_SIZE.unpack_from(record, p)
+    p += 4 + body_length
+    p += 1 + record[p]
+    (properties_length,) = PROPERTIES_LENGTH.unpack_from(record, p)
+    p += 2
+    if properties_length <= 0 or p + properties_length != position + total:
+        return {}
+    return string_to_properties(bytes(record[p : p + properties_length]).decode("utf-8", "replace"))
 
 
 @dataclass(slots=True)
