@@ -230,6 +230,17 @@ class Rebalancer:
             if queue not in locked and (process_queue := self.process_queues.get(queue)) is not None:
                 process_queue.locked = False
 
+    def delayed_unlock_still_wanted(self, queue: MessageQueue) -> bool:
+        """Whether a delayed UNLOCK_BATCH_MQ of a dropped orderly queue should still be sent.
+
+        Java (RebalancePushImpl#unlockDelay) unlocks 20 s after dropping a queue that still had
+        cached messages, unconditionally. If rebalance gave the queue back to this consumer in
+        between, it has locked it again and consumes under that lock, and the late unlock would
+        let a second consumer lock and consume it too (found by the seeded simulation). So skip it
+        while the queue is held again."""
+        process_queue = self.process_queues.get(queue)
+        return process_queue is None or process_queue.dropped
+
     def destroy(self) -> list[MessageQueue]:
         """Drop everything (shutdown); the queues that were held."""
         queues = list(self.process_queues)
