@@ -59,31 +59,27 @@ class NamesrvProcess:
     conf: Path
     port: int
     kv_path: Path
-    process: subprocess.Popen[str] | None = None
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [str(BIN / "mqnamesrv"), "-c", str(self.conf)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # Output goes to a file, not a pipe: nobody reads a pipe after boot, and a full pipe would
+        # block the server.
+        log_path = self.conf.with_name("namesrv.log")
+        with open(log_path, "a", encoding="utf-8") as log:
+            self.process = subprocess.Popen(
+                [str(BIN / "mqnamesrv"), "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 15
-        assert self.process.stdout is not None
-        seen = []
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            if "boot success" in line:
+        while time.monotonic() < deadline and self.process.poll() is None:
+            if "boot success" in log_path.read_text(encoding="utf-8").split("shut down.")[-1]:
                 return
+            time.sleep(0.02)
         self.stop()
-        raise AssertionError("mqnamesrv did not start:\n" + "".join(seen))
+        raise AssertionError("mqnamesrv did not start:\n" + log_path.read_text(encoding="utf-8"))
 
     def stop(self) -> None:
         process, self.process = self.process, None
@@ -96,8 +92,6 @@ class NamesrvProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def make_namesrv(tmp_path: Path, **settings: str) -> NamesrvProcess:
