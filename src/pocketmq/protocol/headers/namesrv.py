@@ -1,9 +1,10 @@
 """Name-server request and response headers (extFields), and the requests a broker sends.
 
 Java: protocol.header.namesrv.* and GetTopicsByClusterRequestHeader. Each header maps its Java keys in
-one place (`from_ext_fields` / `to_ext_fields`). Java sends every value as a string; other clients send
-JSON numbers and booleans: both are accepted. A missing required field or a malformed number raises
-ProtocolError, which the connection answers with SYSTEM_ERROR and the remark (the connection stays).
+one place (`from_ext_fields` / `to_ext_fields`, the latter in the order Java's HashMap writes them).
+Java sends every value as a string; other clients send JSON numbers and booleans: both are accepted.
+A missing required field or a malformed number raises ProtocolError, which the connection answers
+with SYSTEM_ERROR and the message as remark (the connection stays open).
 
 For brokers: `make_register_broker_request` builds REGISTER_BROKER exactly as a 4.9.8 broker does
 (extFields in the same order, bodyCrc32, optional compressed body), `parse_register_broker_response`
@@ -156,11 +157,12 @@ class RegisterBrokerResponseHeader:
         return cls(ha_server_addr=_text(ext, "haServerAddr"), master_addr=_text(ext, "masterAddr"))
 
     def to_ext_fields(self) -> dict[str, Any]:
+        # Java HashMap order of these keys (as every to_ext_fields here): haServerAddr, masterAddr.
         fields: dict[str, Any] = {}
-        if self.master_addr is not None:
-            fields["masterAddr"] = self.master_addr
         if self.ha_server_addr is not None:
             fields["haServerAddr"] = self.ha_server_addr
+        if self.master_addr is not None:
+            fields["masterAddr"] = self.master_addr
         return fields
 
 
@@ -259,9 +261,10 @@ class DeleteTopicFromNamesrvRequestHeader:
         return cls(topic=_required(ext, "topic"), cluster_name=_text(ext, "clusterName"))
 
     def to_ext_fields(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"topic": self.topic}
+        fields: dict[str, Any] = {}
         if self.cluster_name is not None:
             fields["clusterName"] = self.cluster_name
+        fields["topic"] = self.topic
         return fields
 
 
