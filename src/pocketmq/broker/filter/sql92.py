@@ -26,6 +26,7 @@ Semantics kept from RocketMQ (docs/filters.md lists them for users):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -583,8 +584,17 @@ class Sql92Filter:
 
 
 def compile_sql92(expression: str) -> Sql92Filter:
-    """Parse and compile `expression`; raises Sql92Error with the reason when it is not valid."""
+    """Parse and compile `expression`; raises Sql92Error with the reason when it is not valid.
+    Compiled filters are immutable and cached by text (Java SelectorParser keeps a parse cache
+    too): every consumer of a group heartbeats the same expression."""
     if expression is None or not expression.strip():
+        raise Sql92Error("an SQL92 expression cannot be empty")
+    return _compile_cached(expression)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_cached(expression: str) -> Sql92Filter:
+    if not expression.strip():
         raise Sql92Error("an SQL92 expression cannot be empty")
     try:
         tree = _PARSER.parse(expression)
