@@ -2,7 +2,9 @@
 
 fastjson (the JSON library of RocketMQ 4.x) writes bean fields alphabetically, map entries in HashMap
 order, no spaces, non-ASCII as raw UTF-8, and with some settings integer map keys unquoted
-(`{0:"127.0.0.1:10911"}`, as in consumerOffset.json). Parse every body from a peer with `loads`: it
+(`{0:"127.0.0.1:10911"}`, as in consumerOffset.json), and maps keyed by objects with the key written as
+a JSON object (`{{"brokerName":"b","queueId":0,"topic":"T"}:{...}}`, ConsumeStats and TopicStatsTable,
+which are not JSON at all). Parse every body from a peer with `loads`: it
 takes strict JSON at orjson speed and falls back to a lenient parser for the quirks. Build dicts in the
 order Java would write them and serialize with `dumps`.
 """
@@ -10,13 +12,14 @@ order Java would write them and serialize with `dumps`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 import orjson
 
 from pocketmq.common.errors import ProtocolError
 
-__all__ = ["loads", "dumps", "JsonValue"]
+__all__ = ["loads", "dumps", "JsonValue", "ObjectKey", "object_key_map"]
 
 JsonValue = Any
 
@@ -44,6 +47,23 @@ def loads(data: bytes | bytearray | memoryview | str) -> JsonValue:
         except UnicodeDecodeError as error:
             raise ProtocolError(f"JSON body is not UTF-8: {error}") from None
     return _LenientParser(text).parse()
+
+
+class ObjectKey(tuple[tuple[str, Any], ...]):
+    """A map key that fastjson wrote as a JSON object, as its (key, value) pairs in order."""
+
+    __slots__ = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+
+def object_key_map(pairs: Iterable[tuple[Any, Any]]) -> orjson.Fragment:
+    """A map whose keys are objects, written the fastjson way (`{{...}:{...}}`), to embed in `dumps`."""
+    parts: list[bytes] = []
+    for key, value in pairs:
+        parts.append(dumps(key) + b":" + dumps(value))
+    return orjson.Fragment(b"{" + b",".join(parts) + b"}")
 
 
 class _LenientParser:
@@ -100,9 +120,9 @@ class _LenientParser:
         self._fail("unexpected character")
         return None  # unreachable
 
-    def _object(self, depth: int) -> dict[str, JsonValue]:
+    def _object(self, depth: int) -> dict[Any, JsonValue]:
         self._position += 1
-        result: dict[str, JsonValue] = {}
+        result: dict[Any, JsonValue] = {}
         while True:
             self._skip()
             if self._position >= len(self._text):
@@ -111,8 +131,15 @@ class _LenientParser:
             if char == "}":
                 self._position += 1
                 return result
+            key: Any
             if char in "\"'":
                 key = self._string(char)
+            elif char == "{":
+                key = ObjectKey(self._object(depth + 1).items())
+                try:
+                    hash(key)
+                except TypeError:
+                    self._fail("object key holds nested objects")
             else:
                 match = _BARE_WORD.match(self._text, self._position)
                 if not match:
@@ -189,7 +216,8 @@ def dumps(value: JsonValue, *, unquoted_int_keys: bool = False) -> bytes:
 
     With `unquoted_int_keys`, integer dict keys are written bare (`{0:3}`), as fastjson writes maps with
     Integer/Long keys in RocketMQ's config files; otherwise they are quoted as strings (as in route bodies).
-    Surrogate pairs and control characters are escaped as `\\u00XX` like fastjson.
+    Control characters are escaped as `\\u00XX` like fastjson. Embed maps with object keys with
+    `object_key_map`.
     """
     if not unquoted_int_keys:
         try:
@@ -202,7 +230,9 @@ def dumps(value: JsonValue, *, unquoted_int_keys: bool = False) -> bytes:
 
 
 def _write(value: JsonValue, parts: list[bytes]) -> None:
-    if isinstance(value, dict):
+    if isinstance(value, orjson.Fragment):
+        parts.append(orjson.dumps(value))
+    elif isinstance(value, dict):
         parts.append(b"{")
         first = True
         for key, item in value.items():

@@ -1,0 +1,300 @@
+"""Bodies of broker administration: GET_TOPIC_STATS_INFO (TopicStatsTable), QUERY_TOPIC_CONSUME_BY_WHO
+and GET_ALL_SUBSCRIPTIONGROUP names (GroupList), VIEW_BROKER_STATS_DATA (BrokerStatsData),
+QUERY_CONSUME_QUEUE (QueryConsumeQueueResponseBody), GET_ALL_PRODUCER_INFO (ProducerTableInfo) and
+QUERY_CORRECTION_OFFSET (QueryCorrectionOffsetBody).
+
+Java: admin.TopicStatsTable, admin.TopicOffset, protocol.body.GroupList, BrokerStatsData, BrokerStatsItem,
+QueryConsumeQueueResponseBody, ConsumeQueueData, ProducerTableInfo, ProducerInfo,
+QueryCorrectionOffsetBody. Subscription-group configs are the broker's (broker/subscription_groups.py);
+route, cluster and KV bodies are the name server's (route.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pocketmq.common.filter_expression import SubscriptionData
+from pocketmq.common.message import MessageQueue
+from pocketmq.protocol import fastjson
+from pocketmq.protocol.bodies.base import (
+    BodyError,
+    JsonBody,
+    get_bool,
+    get_float,
+    get_int,
+    get_list,
+    get_object,
+    get_str,
+    message_queue_key,
+    message_queue_to_json,
+)
+from pocketmq.protocol.bodies.consumer import object_item, queue_map_items
+from pocketmq.protocol.bodies.heartbeat import subscription_from_json
+
+__all__ = [
+    "TopicOffset",
+    "TopicStatsTable",
+    "GroupList",
+    "BrokerStatsItem",
+    "BrokerStatsData",
+    "ConsumeQueueData",
+    "QueryConsumeQueueResponseBody",
+    "ProducerInfo",
+    "ProducerTableInfo",
+    "QueryCorrectionOffsetBody",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicOffset(JsonBody):
+    min_offset: int = 0  # "minOffset"
+    max_offset: int = 0  # "maxOffset"
+    #: Store time of the queue's last message (ms), 0 if empty. Java: lastUpdateTimestamp.
+    last_update_timestamp: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lastUpdateTimestamp": self.last_update_timestamp,
+            "maxOffset": self.max_offset,
+            "minOffset": self.min_offset,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> TopicOffset:
+        what = cls.__name__
+        return cls(
+            min_offset=get_int(obj, "minOffset", what),
+            max_offset=get_int(obj, "maxOffset", what),
+            last_update_timestamp=get_int(obj, "lastUpdateTimestamp", what),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TopicStatsTable(JsonBody):
+    """GET_TOPIC_STATS_INFO (202) response: min/max offset of every queue of a topic on this broker."""
+
+    offsets: Mapping[MessageQueue, TopicOffset] = field(default_factory=dict)  # "offsetTable"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "offsetTable": fastjson.object_key_map(
+                (message_queue_to_json(queue), self.offsets[queue].to_json())
+                for queue in sorted(self.offsets, key=message_queue_key)
+            )
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> TopicStatsTable:
+        what = cls.__name__
+        return cls(
+            offsets={
+                queue: TopicOffset.from_json(object_item(value, what))
+                for queue, value in queue_map_items(obj, "offsetTable", what)
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupList(JsonBody):
+    groups: tuple[str, ...] = ()  # "groupList"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"groupList": list(self.groups)}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> GroupList:
+        return cls(groups=tuple(str(item) for item in get_list(obj, "groupList", cls.__name__)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerStatsItem(JsonBody):
+    sum: int = 0  # "sum"
+    tps: float = 0.0  # "tps"
+    #: Average per operation. Java: avgpt.
+    average: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"avgpt": float(self.average), "sum": self.sum, "tps": float(self.tps)}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> BrokerStatsItem:
+        what = cls.__name__
+        return cls(
+            sum=get_int(obj, "sum", what),
+            tps=get_float(obj, "tps", what),
+            average=get_float(obj, "avgpt", what),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerStatsData(JsonBody):
+    """VIEW_BROKER_STATS_DATA (315) response."""
+
+    minute: BrokerStatsItem = field(default_factory=BrokerStatsItem)  # "statsMinute"
+    hour: BrokerStatsItem = field(default_factory=BrokerStatsItem)  # "statsHour"
+    day: BrokerStatsItem = field(default_factory=BrokerStatsItem)  # "statsDay"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "statsDay": self.day.to_json(),
+            "statsHour": self.hour.to_json(),
+            "statsMinute": self.minute.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> BrokerStatsData:
+        what = cls.__name__
+        return cls(
+            minute=BrokerStatsItem.from_json(get_object(obj, "statsMinute", what)),
+            hour=BrokerStatsItem.from_json(get_object(obj, "statsHour", what)),
+            day=BrokerStatsItem.from_json(get_object(obj, "statsDay", what)),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumeQueueData(JsonBody):
+    commit_log_offset: int = 0  # "physicOffset"
+    message_size: int = 0  # "physicSize"
+    tags_code: int = 0  # "tagsCode"
+    extend_data_json: str | None = None  # "extendDataJson"
+    bit_map: str | None = None  # "bitMap"
+    #: Whether the group's filter accepts the unit. Java: eval.
+    evaluated: bool = False
+    message: str | None = None  # "msg"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.bit_map is not None:
+            out["bitMap"] = self.bit_map
+        out["eval"] = self.evaluated
+        if self.extend_data_json is not None:
+            out["extendDataJson"] = self.extend_data_json
+        if self.message is not None:
+            out["msg"] = self.message
+        out["physicOffset"] = self.commit_log_offset
+        out["physicSize"] = self.message_size
+        out["tagsCode"] = self.tags_code
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> ConsumeQueueData:
+        what = cls.__name__
+        return cls(
+            commit_log_offset=get_int(obj, "physicOffset", what),
+            message_size=get_int(obj, "physicSize", what),
+            tags_code=get_int(obj, "tagsCode", what),
+            extend_data_json=get_str(obj, "extendDataJson", what),
+            bit_map=get_str(obj, "bitMap", what),
+            evaluated=get_bool(obj, "eval", what),
+            message=get_str(obj, "msg", what),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryConsumeQueueResponseBody(JsonBody):
+    """QUERY_CONSUME_QUEUE (321) response: raw ConsumeQueue units, for `mqadmin queryCq`."""
+
+    subscription: SubscriptionData | None = None  # "subscriptionData"
+    filter_data: str | None = None  # "filterData"
+    units: tuple[ConsumeQueueData, ...] = ()  # "queueData"
+    max_queue_index: int = 0  # "maxQueueIndex"
+    min_queue_index: int = 0  # "minQueueIndex"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.filter_data is not None:
+            out["filterData"] = self.filter_data
+        out["maxQueueIndex"] = self.max_queue_index
+        out["minQueueIndex"] = self.min_queue_index
+        out["queueData"] = [unit.to_json() for unit in self.units]
+        if self.subscription is not None:
+            out["subscriptionData"] = self.subscription.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> QueryConsumeQueueResponseBody:
+        what = cls.__name__
+        subscription = obj.get("subscriptionData")
+        return cls(
+            subscription=None if subscription is None else subscription_from_json(subscription, what),
+            filter_data=get_str(obj, "filterData", what),
+            units=tuple(
+                ConsumeQueueData.from_json(object_item(item, what))
+                for item in get_list(obj, "queueData", what)
+            ),
+            max_queue_index=get_int(obj, "maxQueueIndex", what),
+            min_queue_index=get_int(obj, "minQueueIndex", what),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProducerInfo(JsonBody):
+    client_id: str = ""  # "clientId"
+    remote_ip: str = ""  # "remoteIP"
+    language: str = "OTHER"  # "language" (LanguageCode name)
+    version: int = 0  # "version"
+    last_update_timestamp: int = 0  # "lastUpdateTimestamp"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "clientId": self.client_id,
+            "language": self.language,
+            "lastUpdateTimestamp": self.last_update_timestamp,
+            "remoteIP": self.remote_ip,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> ProducerInfo:
+        what = cls.__name__
+        return cls(
+            client_id=get_str(obj, "clientId", what) or "",
+            remote_ip=get_str(obj, "remoteIP", what) or "",
+            language=get_str(obj, "language", what) or "OTHER",
+            version=get_int(obj, "version", what),
+            last_update_timestamp=get_int(obj, "lastUpdateTimestamp", what),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProducerTableInfo(JsonBody):
+    """GET_ALL_PRODUCER_INFO (328) response: producer group -> its producers."""
+
+    data: Mapping[str, tuple[ProducerInfo, ...]] = field(default_factory=dict)  # "data"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"data": {group: [info.to_json() for info in infos] for group, infos in self.data.items()}}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> ProducerTableInfo:
+        what = cls.__name__
+        data: dict[str, tuple[ProducerInfo, ...]] = {}
+        for group, infos in get_object(obj, "data", what).items():
+            if not isinstance(infos, list):
+                raise BodyError(f"{what}: producers of {group!r} are not a list")
+            data[str(group)] = tuple(ProducerInfo.from_json(object_item(info, what)) for info in infos)
+        return cls(data=data)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryCorrectionOffsetBody(JsonBody):
+    """QUERY_CORRECTION_OFFSET (308) response: queue id -> offset (fastjson writes the int keys bare)."""
+
+    correction_offsets: Mapping[int, int] = field(default_factory=dict)  # "correctionOffsets"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"correctionOffsets": dict(self.correction_offsets)}
+
+    def encode(self) -> bytes:
+        return fastjson.dumps(self.to_json(), unquoted_int_keys=True)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> QueryCorrectionOffsetBody:
+        what = cls.__name__
+        offsets = {}
+        for queue_id, offset in get_object(obj, "correctionOffsets", what).items():
+            entry = {"queueId": queue_id, "offset": offset}
+            offsets[get_int(entry, "queueId", what)] = get_int(entry, "offset", what)
+        return cls(correction_offsets=offsets)

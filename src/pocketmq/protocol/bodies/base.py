@@ -1,0 +1,194 @@
+"""Helpers shared by the JSON bodies: lenient field readers, MessageQueue JSON, Java enums on the wire.
+
+Java clients send enums by name, the C++ client by ordinal; numbers may arrive as strings. Readers
+take both and raise BodyError (a ProtocolError: the request is answered SYSTEM_ERROR) naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, Self, TypeVar
+
+from pocketmq.common.errors import ProtocolError
+from pocketmq.common.message import MessageQueue
+from pocketmq.protocol import fastjson
+
+__all__ = [
+    "BodyError",
+    "JsonBody",
+    "decode_object",
+    "get_str",
+    "get_int",
+    "get_float",
+    "get_bool",
+    "get_list",
+    "get_object",
+    "require_str",
+    "enum_from_wire",
+    "message_queue_to_json",
+    "message_queue_from_json",
+    "message_queue_key",
+]
+
+
+class BodyError(ProtocolError):
+    """A request body is not the JSON it should be. Answered SYSTEM_ERROR with this message."""
+
+
+_E = TypeVar("_E", bound=Enum)
+
+
+class JsonBody:
+    """Mixin: `encode()` / `decode(bytes)` around the subclass's `to_json()` / `from_json(obj)`."""
+
+    __slots__ = ()
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Self:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        return fastjson.dumps(self.to_json())
+
+    @classmethod
+    def decode(cls, data: bytes | bytearray | memoryview | None) -> Self:
+        return cls.from_json(decode_object(data, cls.__name__))
+
+
+def decode_object(data: bytes | bytearray | memoryview | None, what: str) -> dict[str, Any]:
+    if not data:
+        raise BodyError(f"{what}: the request has no body")
+    try:
+        obj = fastjson.loads(data)
+    except ProtocolError as error:
+        raise BodyError(f"{what}: {error}") from None
+    if not isinstance(obj, dict):
+        raise BodyError(f"{what}: body is not a JSON object")
+    return obj
+
+
+def _bad(what: str, key: str, value: Any, expected: str) -> BodyError:
+    return BodyError(f"{what}: field {key!r} is not {expected}: {value!r:.80}")
+
+
+def get_str(obj: Mapping[str, Any], key: str, what: str, default: str | None = None) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise _bad(what, key, value, "a string")
+
+
+def require_str(obj: Mapping[str, Any], key: str, what: str) -> str:
+    value = get_str(obj, key, what)
+    if value is None:
+        raise BodyError(f"{what}: field {key!r} is missing")
+    return value
+
+
+def get_int(obj: Mapping[str, Any], key: str, what: str, default: int = 0) -> int:
+    value = obj.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise _bad(what, key, value, "an integer")
+
+
+def get_float(obj: Mapping[str, Any], key: str, what: str, default: float = 0.0) -> float:
+    value = obj.get(key)
+    if value is None:
+        return default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise _bad(what, key, value, "a number")
+
+
+def get_bool(obj: Mapping[str, Any], key: str, what: str, default: bool = False) -> bool:
+    value = obj.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, str):
+        return value.lower() == "true" or value == "1"
+    raise _bad(what, key, value, "a boolean")
+
+
+def get_list(obj: Mapping[str, Any], key: str, what: str) -> list[Any]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    raise _bad(what, key, value, "a list")
+
+
+def get_object(obj: Mapping[str, Any], key: str, what: str) -> dict[Any, Any]:
+    value = obj.get(key)
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise _bad(what, key, value, "an object")
+
+
+def enum_from_wire(kind: type[_E], value: Any, default: _E) -> _E:
+    """A Java enum sent by name (Java clients) or by ordinal (the C++ client); unknown or None: default."""
+    if value is None or isinstance(value, bool):
+        return default
+    members = list(kind)
+    if isinstance(value, int):
+        return members[value] if 0 <= value < len(members) else default
+    text = str(value)
+    if text.isdigit():
+        index = int(text)
+        return members[index] if index < len(members) else default
+    return kind.__members__.get(text, default)
+
+
+def message_queue_to_json(queue: MessageQueue) -> dict[str, Any]:
+    """Java MessageQueue as fastjson writes it (fields alphabetically)."""
+    return {"brokerName": queue.broker_name, "queueId": queue.queue_id, "topic": queue.topic}
+
+
+def message_queue_from_json(obj: Any, what: str = "MessageQueue") -> MessageQueue:
+    if isinstance(obj, fastjson.ObjectKey):
+        obj = obj.as_dict()
+    if not isinstance(obj, dict):
+        raise BodyError(f"{what}: a message queue is not an object: {obj!r:.80}")
+    return MessageQueue(
+        topic=require_str(obj, "topic", what),
+        broker_name=require_str(obj, "brokerName", what),
+        queue_id=get_int(obj, "queueId", what),
+    )
+
+
+def message_queue_key(queue: MessageQueue) -> tuple[str, str, int]:
+    """Java's MessageQueue ordering (topic, brokerName, queueId), for TreeMap/TreeSet-ordered output."""
+    return (queue.topic, queue.broker_name, queue.queue_id)
