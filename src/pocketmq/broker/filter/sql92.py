@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -202,7 +203,38 @@ def _check_orderable(node: _Node) -> None:
         raise Sql92Error(f"value {node.text} cannot be compared with <, <=, >, >= or BETWEEN")
 
 
+def _literal_value(node: _Node) -> tuple[bool, Any]:
+    """(True, value) when `node` always gives the same value (a literal, folded or not)."""
+    if node.is_constant or node.constant is _FOLDED:
+        return True, node.evaluate({})
+    return False, None
+
+
+def _equal_property_to_literal(name: str, literal: Any) -> Evaluator | None:
+    """Fast path for `prop = literal`, the commonest condition; same results as `_equal`."""
+    kind = _kind(literal)
+    if literal is None:
+        return None
+    if kind == "str":
+        return lambda properties: None if (value := properties.get(name)) is None else value == literal
+    if kind == "double":
+        return lambda properties: (
+            None
+            if (value := properties.get(name)) is None
+            else _compare_doubles(_parse_java_double(value), literal) == 0
+        )
+    return lambda properties: (
+        None if (value := properties.get(name)) is None else _convert_string(value, kind) == literal
+    )
+
+
 def _equal(left: _Node, right: _Node) -> _Node:
+    text = f"{left.text} = {right.text}"
+    is_literal, literal = _literal_value(right)
+    if left.property_name is not None and is_literal:
+        fast = _equal_property_to_literal(left.property_name, literal)
+        if fast is not None:
+            return _Node(fast, is_boolean=True, text=text)
     evaluate_left, evaluate_right = left.evaluate, right.evaluate
 
     def equal(properties: Properties) -> Any:
@@ -216,7 +248,7 @@ def _equal(left: _Node, right: _Node) -> _Node:
             return True
         return _java_compare(left_value, right_value) == 0
 
-    return _Node(equal, is_boolean=True, text=f"{left.text} = {right.text}")
+    return _Node(equal, is_boolean=True, text=text)
 
 
 def _not(node: _Node) -> _Node:
@@ -239,10 +271,32 @@ _ORDER_TESTS: Final[dict[str, Callable[[int], bool]]] = {
 }
 
 
+_INTEGER_ORDER: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
 def _order(symbol: str, left: _Node, right: _Node) -> _Node:
     _check_orderable(left)
     _check_orderable(right)
     test = _ORDER_TESTS[symbol]
+    text = f"{left.text} {symbol} {right.text}"
+    is_literal, literal = _literal_value(right)
+    if left.property_name is not None and is_literal and type(literal) in (int, JavaLong):
+        # Fast path for `prop > 5`: the property converts to the literal's integer type.
+        name, kind, compare = left.property_name, _kind(literal), _INTEGER_ORDER[symbol]
+        return _Node(
+            lambda properties: (
+                None
+                if (value := properties.get(name)) is None
+                else compare(_convert_string(value, kind), literal)
+            ),
+            is_boolean=True,
+            text=text,
+        )
     evaluate_left, evaluate_right = left.evaluate, right.evaluate
 
     def order(properties: Properties) -> Any:
@@ -256,7 +310,7 @@ def _order(symbol: str, left: _Node, right: _Node) -> _Node:
             return test(_compare_doubles(_parse_java_double(left_value), _parse_java_double(right_value)))
         return test(_java_compare(left_value, right_value))
 
-    return _Node(order, is_boolean=True, text=f"{left.text} {symbol} {right.text}")
+    return _Node(order, is_boolean=True, text=text)
 
 
 def _and(left: _Node, right: _Node) -> _Node:
