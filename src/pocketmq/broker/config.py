@@ -61,7 +61,7 @@ class BrokerConfig:
     #: ("DefaultCluster").
     broker_cluster_name: str = "DefaultCluster"
     #: Name of the master/slave set; also a system topic. Java: brokerName (the host name).
-    broker_name: str = field(default_factory=platform.node)
+    broker_name: str = field(default_factory=lambda: platform.node() or "DEFAULT_BROKER")
     #: 0 for the master, > 0 for slaves. Java: brokerId (0).
     broker_id: int = 0
     #: Name servers, "host:port;host:port". Java: namesrvAddr (env NAMESRV_ADDR; none).
