@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -39,7 +39,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 class MessageStoreContract:
     """Mixin: subclasses set `overrides`."""
 
-    overrides: dict[str, Any] = {}
+    overrides: ClassVar[dict[str, Any]] = {}
 
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[MessageStore]:
@@ -225,7 +225,9 @@ class MessageStoreContract:
             f"s = MessageStore(StoreConfig(store_root_dir=Path({str(self.root)!r})))\n"
             "try:\n    s.open()\nexcept StoreLockedError as e:\n    print(e); sys.exit(3)\n"
         )
-        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        other = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
         assert other.returncode == 3, other.stderr
         assert "in use by another process" in other.stdout
         reader = MessageStore(tiny_config(self.root, **self.overrides), read_only=True)

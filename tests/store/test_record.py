@@ -86,7 +86,7 @@ def test_round_trip_fields() -> None:
     ),
 )
 @settings(max_examples=150, deadline=None)
-def test_round_trip_property(
+def test_round_trip_property(  # noqa: PLR0917
     topic: str,
     body: bytes,
     properties: dict[str, str],
