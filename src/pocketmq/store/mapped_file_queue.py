@@ -7,6 +7,8 @@ allocate service); `last_for_write` falls back to creating it synchronously.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -15,6 +17,8 @@ from pocketmq.common.errors import CorruptionError
 from pocketmq.store.mapped_file import MappedFile, offset_file_name
 
 __all__ = ["MappedFileQueue"]
+
+log = logging.getLogger(__name__)
 
 _SEGMENT_NAME = re.compile(r"^\d{20}$")
 
@@ -34,6 +38,14 @@ class MappedFileQueue:
         if not self.directory.is_dir():
             return
         names = sorted(p.name for p in self.directory.iterdir() if _SEGMENT_NAME.match(p.name))
+        if names and not self.read_only:
+            last_path = self.directory / names[-1]
+            length = last_path.stat().st_size
+            if length < self.file_size:
+                # A short last segment (cut by a crash or by hand): what is missing reads as zeros,
+                # i.e. a torn tail that recovery cuts.
+                log.warning("%s: %d bytes, extended to %d", last_path, length, self.file_size)
+                os.truncate(last_path, self.file_size)
         previous: MappedFile | None = None
         for name in names:
             mapped = MappedFile(self.directory / name, self.file_size, read_only=self.read_only)
