@@ -82,8 +82,12 @@ async def test_pipelined_calls_are_matched_by_opaque(server: RemotingServer, cli
     assert [r.body for r in responses] == [str(i).encode() for i in range(500)]
 
 
-async def test_slow_async_handler_answers_out_of_order(server: RemotingServer, client: RemotingClient) -> None:
-    slow_call = asyncio.ensure_future(client.invoke(server.address, make_request(SLOW, {"sleep": "0.2"}), 3000))
+async def test_slow_async_handler_answers_out_of_order(
+    server: RemotingServer, client: RemotingClient
+) -> None:
+    slow_call = asyncio.ensure_future(
+        client.invoke(server.address, make_request(SLOW, {"sleep": "0.2"}), 3000)
+    )
     fast = await client.invoke(server.address, make_request(ECHO, body=b"x"), 3000)
     assert fast.body == b"x"
     assert not slow_call.done()
@@ -181,7 +185,11 @@ async def test_server_invokes_a_request_on_the_client_connection() -> None:
 
     client_router.register(RequestCode.CHECK_TRANSACTION_STATE, on_check)
     server = RemotingServer(
-        "127.0.0.1", 0, Router({ECHO: echo}), on_connection_opened=opened.append, on_connection_closed=closed.append
+        "127.0.0.1",
+        0,
+        Router({ECHO: echo}),
+        on_connection_opened=opened.append,
+        on_connection_closed=closed.append,
     )
     await server.start()
     try:
