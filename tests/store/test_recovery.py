@@ -165,7 +165,7 @@ def test_truncated_files(tmp_path: Path) -> None:
     results = write_and_crash(config, 40)
     last_path, position = segment_of(config, results[-1].commit_log_offset)
     os.truncate(last_path, position + 20)  # the last segment, cut short mid-record
-    store, report = reopen_and_verify(config)
+    store, _ = reopen_and_verify(config)
     try:
         assert store.max_commit_log_offset == results[-2].end_offset
         assert last_path.stat().st_size == config.commit_log_file_bytes
