@@ -24,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from enum import Enum
 from typing import Final
 
 from pocketmq.client.consumer.offset_store import OffsetStore, ReadOffsetType
 from pocketmq.common.message import MessageQueue
 from pocketmq.common.topic import is_retry_topic
+from pocketmq.protocol.bodies.heartbeat import ConsumeFromWhere
 
 __all__ = [
     "ConsumeFromWhere",
@@ -46,17 +46,6 @@ __all__ = [
     "parse_consume_timestamp",
     "default_consume_timestamp",
 ]
-
-
-class ConsumeFromWhere(Enum):
-    """Java ConsumeFromWhere; the values are the Java ordinals (the C++ client sends ordinals)."""
-
-    CONSUME_FROM_LAST_OFFSET = 0
-    CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST = 1  # deprecated in Java
-    CONSUME_FROM_MIN_OFFSET = 2  # deprecated in Java
-    CONSUME_FROM_MAX_OFFSET = 3  # deprecated in Java
-    CONSUME_FROM_FIRST_OFFSET = 4
-    CONSUME_FROM_TIMESTAMP = 5
 
 
 _LAST_OFFSET_LIKE: Final = frozenset(

@@ -31,6 +31,7 @@ from typing import Protocol
 from pocketmq.client.consumer.allocation import AllocateStrategy, sort_client_ids, sort_queues
 from pocketmq.client.consumer.process_queue import ProcessQueue
 from pocketmq.common.message import MessageQueue
+from pocketmq.protocol.bodies.heartbeat import ConsumeType, MessageModel
 
 __all__ = [
     "MessageModel",
@@ -46,20 +47,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class MessageModel(Enum):
-    """Java MessageModel."""
-
-    BROADCASTING = "BROADCASTING"
-    CLUSTERING = "CLUSTERING"
-
-
-class ConsumeType(Enum):
-    """Java ConsumeType: pull consumers consume actively, push consumers passively."""
-
-    CONSUME_ACTIVELY = "CONSUME_ACTIVELY"
-    CONSUME_PASSIVELY = "CONSUME_PASSIVELY"
 
 
 class AssignmentStatus(Enum):
