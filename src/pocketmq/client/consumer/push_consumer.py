@@ -1,0 +1,709 @@
+"""PushConsumer: pulls with long polling and hands messages to a concurrent listener (Java
+DefaultMQPushConsumer, DefaultMQPushConsumerImpl, PullAPIWrapper, ConsumeMessageConcurrentlyService).
+
+Each held queue has one pull task: flow control (`process_queue.flow_control`), PULL_MESSAGE held by
+the broker up to 15 s (suspend flag, 30 s client timeout), then the client's exact tag check after the
+broker's hash filter, then the messages go to the queue's ProcessQueue and to consume tasks
+(`consume_message_batch_max_size` per listener call, at most `consume_thread_max` at once; a plain
+function listener runs in a thread pool, a coroutine function on the loop). CONSUME_SUCCESS commits
+the smallest offset still in flight; RECONSUME_LATER sends the messages back to the broker
+(CONSUMER_SEND_MSG_BACK: the broker re-delivers them through the group's retry topic) and, when that
+fails, consumes them again locally 5 s later; broadcasting drops them, as Java does.
+
+Rebalance (`rebalance.Rebalancer` + `apply_plan`) runs in the ClientInstance every 20 s and at once on
+NOTIFY_CONSUMER_IDS_CHANGED. Offsets: the broker (clustering) or a local file (broadcasting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Final
+
+from pocketmq import __version__
+from pocketmq.client.api import PullStatus, decode_pulled_messages
+from pocketmq.client.consumer.allocation import AllocateStrategy, Averagely
+from pocketmq.client.consumer.consume_from import (
+    ConsumeFromWhere,
+    compute_pull_from_where,
+    default_consume_timestamp,
+    parse_consume_timestamp,
+)
+from pocketmq.client.consumer.offset_store import (
+    LocalFileOffsetStore,
+    OffsetStore,
+    ReadOffsetType,
+    RemoteBrokerOffsetStore,
+)
+from pocketmq.client.consumer.process_queue import (
+    PULL_DELAY_WHEN_EXCEPTION_MS,
+    FlowControlConfig,
+    ProcessQueue,
+    PullGate,
+    flow_control,
+)
+from pocketmq.client.consumer.rebalance import ConsumeType, MessageModel, Rebalancer, apply_plan
+from pocketmq.client.instance import ClientConfig, ClientInstance, get_client_instance
+from pocketmq.common.clock import SYSTEM_CLOCK, Clock
+from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
+from pocketmq.common.filter_expression import ExpressionType, SubscriptionData, build_subscription_data
+from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
+from pocketmq.common.sysflag import PullSysFlag
+from pocketmq.common.topic import retry_topic
+
+__all__ = [
+    "ConsumeConcurrentlyStatus",
+    "ConsumeConcurrentlyContext",
+    "MessageListener",
+    "PushConsumerConfig",
+    "PushConsumer",
+    "MessageModel",
+    "ConsumeFromWhere",
+]
+
+log = logging.getLogger(__name__)
+
+#: Java ConsumeMessageConcurrentlyService: a message whose send-back failed is consumed again after 5 s.
+CONSUME_AGAIN_DELAY_MS: Final = 5_000
+
+
+class ConsumeConcurrentlyStatus(Enum):
+    """What a concurrent listener answers (Java ConsumeConcurrentlyStatus)."""
+
+    CONSUME_SUCCESS = "CONSUME_SUCCESS"
+    RECONSUME_LATER = "RECONSUME_LATER"
+
+
+@dataclass(slots=True)
+class ConsumeConcurrentlyContext:
+    """Java ConsumeConcurrentlyContext: the listener may set `ack_index` (messages after it are
+    retried) and `delay_level_when_next_consume` (0: the broker picks 3 + reconsume times)."""
+
+    message_queue: MessageQueue
+    delay_level_when_next_consume: int = 0
+    ack_index: int = 2**31 - 1
+
+
+#: A concurrent listener: a plain function (run in the consume thread pool) or a coroutine function.
+MessageListener = Callable[
+    [list[MessageExt], ConsumeConcurrentlyContext],
+    "ConsumeConcurrentlyStatus | Awaitable[ConsumeConcurrentlyStatus]",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushConsumerConfig:
+    """Java DefaultMQPushConsumer settings."""
+
+    #: Java: messageModel (CLUSTERING).
+    message_model: MessageModel = MessageModel.CLUSTERING
+    #: Java: consumeFromWhere (CONSUME_FROM_LAST_OFFSET).
+    consume_from_where: ConsumeFromWhere = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET
+    #: yyyyMMddHHmmss for CONSUME_FROM_TIMESTAMP; None: half an hour ago. Java: consumeTimestamp.
+    consume_timestamp: str | None = None
+    #: Java: allocateMessageQueueStrategy (AllocateMessageQueueAveragely).
+    allocate_strategy: AllocateStrategy = field(default_factory=Averagely)
+    #: Listener calls running at once. Java: consumeThreadMax (20; consumeThreadMin is 20 too).
+    consume_thread_max: int = 20
+    #: Messages per listener call. Java: consumeMessageBatchMaxSize (1).
+    consume_message_batch_max_size: int = 1
+    #: Messages per pull. Java: pullBatchSize (32).
+    pull_batch_size: int = 32
+    #: Pause between pulls of a queue. Java: pullInterval (0).
+    pull_interval_ms: int = 0
+    #: Per-queue pull limits. Java: pullThresholdForQueue (1000), pullThresholdSizeForQueue
+    #: (100 MiB), consumeConcurrentlyMaxSpan (2000).
+    flow_control: FlowControlConfig = field(default_factory=FlowControlConfig)
+    #: Retries before the broker moves a message to the DLQ; -1 means 16. Java: maxReconsumeTimes.
+    max_reconsume_times: int = -1
+    #: Send the subscription with every pull (else the broker uses the heartbeat's).
+    #: Java: postSubscriptionWhenPull.
+    post_subscription_when_pull: bool = False
+    #: How long the broker may hold a pull. Java: BROKER_SUSPEND_MAX_TIME_MILLIS (15 s).
+    broker_suspend_max_time_ms: int = 15_000
+    #: Client timeout of a held pull. Java: CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND (30 s).
+    consumer_timeout_ms_when_suspend: int = 30_000
+    #: Broadcasting offsets directory (default ~/.rocketmq_offsets).
+    #: Java: rocketmq.client.localOffsetStoreDir.
+    offset_store_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.consume_thread_max <= 1000:
+            raise ConfigError(f"consume_thread_max must be in 1..1000, not {self.consume_thread_max}")
+        if not 1 <= self.consume_message_batch_max_size <= 1024:
+            raise ConfigError("consume_message_batch_max_size must be in 1..1024")
+        if not 1 <= self.pull_batch_size <= 1024:
+            raise ConfigError(f"pull_batch_size must be in 1..1024, not {self.pull_batch_size}")
+
+
+class PushConsumer:
+    """A push consumer of one group: `subscribe`, `register_message_listener`, `await start()`."""
+
+    def __init__(
+        self,
+        group: str,
+        *,
+        namesrv_addr: str | None = None,
+        client_config: ClientConfig | None = None,
+        config: PushConsumerConfig | None = None,
+        instance_name: str | None = None,
+        listener: MessageListener | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if client_config is None:
+            if namesrv_addr is None:
+                raise ConfigError("give namesrv_addr (host:port;host:port) or a client_config")
+            client_config = ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name)
+        if not group:
+            raise ConfigError("the consumer group is empty")
+        self._group = group
+        self.client_config = client_config
+        self.config = config or PushConsumerConfig()
+        self.clock = clock
+        self._listener = listener
+        self._subscriptions: dict[str, SubscriptionData] = {}
+        self._subscribe_infos: dict[str, set[MessageQueue]] = {}
+        self._instance: ClientInstance | None = None
+        self._offset_store: OffsetStore | None = None
+        self._rebalancer: Rebalancer | None = None
+        self._pull_tasks: dict[MessageQueue, asyncio.Task[None]] = {}
+        self._consume_tasks: set[asyncio.Task[None]] = set()
+        self._consume_slots = asyncio.Semaphore(self.config.consume_thread_max)
+        self._executor: ThreadPoolExecutor | None = None
+        self._suggested_broker: dict[MessageQueue, int] = {}
+        self._running = False
+        self._paused = False
+        self._start_timestamp_ms = 0
+        self._rebalance_lock = asyncio.Lock()
+        self._consume_timestamp_ms = parse_consume_timestamp(
+            self.config.consume_timestamp or default_consume_timestamp(clock.now_ms())
+        )
+
+    # -- configuration --------------------------------------------------------------------------
+
+    @property
+    def group(self) -> str:
+        return self._group
+
+    @property
+    def clustering(self) -> bool:
+        return self.config.message_model is MessageModel.CLUSTERING
+
+    def subscribe(self, topic: str, expression: str = "*", expression_type: str = ExpressionType.TAG) -> None:
+        """Subscribe to `topic` with a tag expression ("*", "TagA || TagB") or an SQL92 one."""
+        data = build_subscription_data(topic, expression, expression_type, sub_version=self.clock.now_ms())
+        self._subscriptions[topic] = data
+        if self._instance is not None:
+            instance = self._instance
+            self._spawn(self._after_subscription_change(instance, topic))
+
+    def unsubscribe(self, topic: str) -> None:
+        self._subscriptions.pop(topic, None)
+
+    def register_message_listener(self, listener: MessageListener) -> None:
+        self._listener = listener
+
+    @property
+    def instance(self) -> ClientInstance:
+        if self._instance is None:
+            raise ClientError(-1, None, f"consumer {self._group} is not started: await start() first")
+        return self._instance
+
+    @property
+    def offset_store(self) -> OffsetStore:
+        assert self._offset_store is not None, "consumer not started"
+        return self._offset_store
+
+    def held_queues(self) -> set[MessageQueue]:
+        """The queues this consumer pulls now."""
+        return set(self._rebalancer.process_queues) if self._rebalancer is not None else set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._instance is not None:
+            return
+        if self._listener is None:
+            raise ConfigError("register a message listener before start()")
+        if not self._subscriptions:
+            raise ConfigError("subscribe to at least one topic before start()")
+        instance = get_client_instance(self.client_config)
+        if self.clustering:
+            retry = retry_topic(self._group)
+            self._subscriptions.setdefault(
+                retry, build_subscription_data(retry, "*", sub_version=self.clock.now_ms())
+            )
+            self._offset_store = RemoteBrokerOffsetStore(
+                consumer_group=self._group, query_offset=self._query_offset, commit_offset=self._commit_offset
+            )
+        else:
+            self._offset_store = LocalFileOffsetStore(
+                client_id=instance.client_id,
+                consumer_group=self._group,
+                store_dir=self.config.offset_store_dir,
+            )
+        await self._offset_store.load()
+        self._rebalancer = Rebalancer(
+            consumer_group=self._group,
+            client_id=instance.client_id,
+            message_model=self.config.message_model,
+            consume_type=ConsumeType.CONSUME_PASSIVELY,
+            strategy=self.config.allocate_strategy,
+        )
+        if not inspect.iscoroutinefunction(self._listener):
+            self._executor = ThreadPoolExecutor(
+                max_workers=self.config.consume_thread_max, thread_name_prefix=f"consume-{self._group}"
+            )
+        instance.register_consumer(self)
+        self._instance = instance
+        self._running = True
+        self._start_timestamp_ms = self.clock.now_ms()
+        await instance.start()
+        for topic in list(self._subscriptions):
+            await instance.update_topic_route(topic)
+        await instance.send_heartbeat_to_all_brokers()
+        instance.rebalance_immediately()
+
+    async def _after_subscription_change(self, instance: ClientInstance, topic: str) -> None:
+        await instance.update_topic_route(topic)
+        await instance.send_heartbeat_to_all_brokers()
+        instance.rebalance_immediately()
+
+    async def shutdown(self) -> None:
+        """Stop pulling, let running listeners finish, commit offsets, unregister from the brokers."""
+        instance = self._instance
+        if instance is None:
+            return
+        self._running = False
+        tasks = list(self._pull_tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._pull_tasks.clear()
+        if self._consume_tasks:
+            await asyncio.wait(list(self._consume_tasks), timeout=10)
+        assert self._rebalancer is not None
+        held = set(self._rebalancer.process_queues)
+        await self.offset_store.persist_all(held)
+        self._rebalancer.destroy()
+        self._instance = None
+        await instance.unregister_consumer(self._group)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def suspend(self) -> None:
+        """Stop pulling until `resume()` (Java suspend)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        if self._instance is not None:
+            self._instance.rebalance_immediately()
+
+    async def __aenter__(self) -> PushConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.shutdown()
+
+    # -- what the instance calls ----------------------------------------------------------------
+
+    def subscribed_topics(self) -> set[str]:
+        return set(self._subscriptions)
+
+    def update_topic_subscribe_info(self, topic: str, queues: set[MessageQueue]) -> None:
+        self._subscribe_infos[topic] = queues
+
+    def heartbeat_data(self) -> dict[str, Any]:
+        return {
+            "consumeFromWhere": self.config.consume_from_where.name,
+            "consumeType": ConsumeType.CONSUME_PASSIVELY.value,
+            "groupName": self._group,
+            "messageModel": self.config.message_model.value,
+            "subscriptionDataSet": [data.to_json() for data in self._subscriptions.values()],
+            "unitMode": False,
+        }
+
+    async def do_rebalance(self) -> None:
+        if not self._running or self._paused or self._rebalancer is None:
+            return
+        async with self._rebalance_lock:
+            instance = self.instance
+            topics = list(self._subscriptions)
+            topic_queues = {
+                topic: self._subscribe_infos[topic] for topic in topics if topic in self._subscribe_infos
+            }
+            client_ids: dict[str, list[str] | None] = {}
+            if self.clustering:
+                for topic in topics:
+                    if topic in topic_queues:
+                        client_ids[topic] = await instance.find_consumer_id_list(topic, self._group)
+            plan = self._rebalancer.plan(
+                subscribed_topics=topics,
+                topic_queues=topic_queues,
+                client_ids=client_ids,
+                now_ms=self.clock.now_ms(),
+            )
+            if plan.is_empty():
+                return
+            await apply_plan(self._rebalancer, plan, self, self.clock.now_ms())
+
+    async def persist_consumer_offset(self) -> None:
+        if self._rebalancer is not None and self._offset_store is not None:
+            await self._offset_store.persist_all(set(self._rebalancer.process_queues))
+
+    def running_info(self) -> dict[str, Any]:
+        now = self.clock.now_ms()
+        table: dict[MessageQueue, dict[str, Any]] = {}
+        if self._rebalancer is not None:
+            for queue, process_queue in self._rebalancer.process_queues.items():
+                table[queue] = {
+                    "cachedMsgCount": process_queue.message_count,
+                    "cachedMsgMaxOffset": process_queue.last_offset() or 0,
+                    "cachedMsgMinOffset": process_queue.first_offset() or 0,
+                    "cachedMsgSizeInMiB": process_queue.message_bytes // (1024 * 1024),
+                    "commitOffset": self.offset_store.clone_offset_table().get(queue, -1),
+                    "droped": process_queue.dropped,
+                    "lastConsumeTimestamp": process_queue.last_consume_timestamp_ms,
+                    "lastLockTimestamp": process_queue.last_lock_timestamp_ms,
+                    "lastPullTimestamp": process_queue.last_pull_timestamp_ms,
+                    "locked": process_queue.locked,
+                    "tryUnlockTimes": process_queue.try_unlock_times,
+                }
+        return {
+            "properties": {
+                "PROP_CLIENT_VERSION": __version__,
+                "PROP_CONSUME_TYPE": ConsumeType.CONSUME_PASSIVELY.value,
+                "PROP_CONSUMEORDERLY": "false",
+                "PROP_CONSUMER_START_TIMESTAMP": str(self._start_timestamp_ms),
+                "PROP_NAMESERVER_ADDR": self.client_config.namesrv_addr,
+                "PROP_THREADPOOL_CORE_SIZE": str(self.config.consume_thread_max),
+                "messageModel": self.config.message_model.value,
+                "consumeFromWhere": self.config.consume_from_where.name,
+                "currentTimeMillis": str(now),
+            },
+            "statusTable": {},
+            "subscriptionSet": [data.to_json() for data in self._subscriptions.values()],
+            "mqTable": table,
+        }
+
+    async def consume_message_directly(self, message: MessageExt, broker_name: str | None) -> dict[str, Any]:
+        """CONSUME_MESSAGE_DIRECTLY (an admin asks this client to consume one message now)."""
+        queue = MessageQueue(message.topic, broker_name or "", message.queue_id)
+        started = self.clock.monotonic_ms()
+        remark = None
+        try:
+            status = await self._call_listener([message], ConsumeConcurrentlyContext(queue))
+            result = "CR_SUCCESS" if status is ConsumeConcurrentlyStatus.CONSUME_SUCCESS else "CR_LATER"
+            if status is None:
+                result = "CR_RETURN_NULL"
+        except Exception as error:
+            result, remark = "CR_THROW_EXCEPTION", f"{type(error).__name__}: {error}"
+        return {
+            "autoCommit": True,
+            "consumeResult": result,
+            "order": False,
+            "remark": remark,
+            "spentTimeMills": self.clock.monotonic_ms() - started,
+        }
+
+    async def reset_offset(self, topic: str, offsets: dict[MessageQueue, int]) -> None:
+        """RESET_CONSUMER_CLIENT_OFFSET: drop the topic's queues, set the offsets, pull again."""
+        if self._rebalancer is None:
+            return
+        self._paused = True
+        try:
+            for queue in list(self._rebalancer.process_queues):
+                if queue.topic == topic:
+                    self._rebalancer.remove_process_queue(queue)
+                    task = self._pull_tasks.pop(queue, None)
+                    if task is not None:
+                        task.cancel()
+            for queue, offset in offsets.items():
+                self.offset_store.update_offset(queue, offset, increase_only=False)
+                await self.offset_store.persist(queue)
+        finally:
+            self._paused = False
+        self.instance.rebalance_immediately()
+
+    # -- rebalance ports (rebalance.RebalancePorts) -----------------------------------------------
+
+    async def remove_unnecessary_queue(self, queue: MessageQueue, process_queue: ProcessQueue) -> bool:
+        task = self._pull_tasks.pop(queue, None)
+        if task is not None:
+            task.cancel()
+        await self.offset_store.persist(queue)
+        self.offset_store.remove_offset(queue)
+        return True
+
+    async def lock(self, queue: MessageQueue) -> bool:
+        return True  # orderly consumption is not offered by this consumer
+
+    def remove_dirty_offset(self, queue: MessageQueue) -> None:
+        self.offset_store.remove_offset(queue)
+
+    async def compute_pull_from_where(self, queue: MessageQueue) -> int:
+        try:
+            return await compute_pull_from_where(
+                consume_from_where=self.config.consume_from_where,
+                queue=queue,
+                offset_store=self.offset_store,
+                max_offset=self._max_offset,
+                search_offset=self._search_offset,
+                consume_timestamp_ms=self._consume_timestamp_ms,
+            )
+        except (PocketMQError, OSError) as error:
+            log.warning("no start offset for %s: %s", queue, error)
+            return -1
+
+    def dispatch_pull(self, queue: MessageQueue, process_queue: ProcessQueue, next_offset: int) -> None:
+        self._pull_tasks[queue] = asyncio.get_running_loop().create_task(
+            self._pull_loop(queue, process_queue, next_offset), name=f"pull-{self._group}-{queue}"
+        )
+
+    # -- broker calls used by the offset store and consume-from-where ----------------------------
+
+    async def _broker_addr(self, queue: MessageQueue) -> str:
+        instance = self.instance
+        addr = instance.find_broker_address_in_subscribe(queue.broker_name)
+        if addr is None:
+            await instance.update_topic_route(queue.topic)
+            addr = instance.find_broker_address_in_subscribe(queue.broker_name)
+            if addr is None:
+                raise ClientError(14, None, f"The broker[{queue.broker_name}] not exist")
+        return addr
+
+    async def _query_offset(self, queue: MessageQueue) -> int:
+        addr = await self._broker_addr(queue)
+        return await self.instance.api.query_consumer_offset(
+            addr, self._group, queue, self.client_config.client_api_timeout_ms
+        )
+
+    async def _commit_offset(self, queue: MessageQueue, offset: int, oneway: bool) -> None:
+        addr = await self._broker_addr(queue)
+        await self.instance.api.update_consumer_offset(
+            addr,
+            self._group,
+            queue,
+            offset,
+            oneway=oneway,
+            timeout_ms=self.client_config.client_api_timeout_ms,
+        )
+
+    async def _max_offset(self, queue: MessageQueue) -> int:
+        addr = await self._broker_addr(queue)
+        return await self.instance.api.get_max_offset(addr, queue, self.client_config.client_api_timeout_ms)
+
+    async def _search_offset(self, queue: MessageQueue, timestamp_ms: int) -> int:
+        addr = await self._broker_addr(queue)
+        return await self.instance.api.search_offset(
+            addr, queue, timestamp_ms, self.client_config.client_api_timeout_ms
+        )
+
+    # -- pulling --------------------------------------------------------------------------------
+
+    async def _pull_loop(self, queue: MessageQueue, process_queue: ProcessQueue, offset: int) -> None:
+        """Java DefaultMQPushConsumerImpl#pullMessage and its PullCallback, as one loop per queue."""
+        config = self.config
+        try:
+            while self._running and not process_queue.dropped:
+                if self._paused:
+                    await asyncio.sleep(1)
+                    continue
+                gate = flow_control(process_queue, config.flow_control, orderly=False)
+                if gate is PullGate.DROPPED:
+                    return
+                if gate is not PullGate.PULL:
+                    await asyncio.sleep(gate.delay_ms / 1000)
+                    continue
+                process_queue.last_pull_timestamp_ms = self.clock.now_ms()
+                try:
+                    offset = await self._pull_once(queue, process_queue, offset)
+                except (PocketMQError, OSError) as error:
+                    if self._running and not process_queue.dropped:
+                        log.info("pull of %s failed: %s; again in 3 s", queue, error)
+                        await asyncio.sleep(PULL_DELAY_WHEN_EXCEPTION_MS / 1000)
+                    continue
+                if offset < 0:  # OFFSET_ILLEGAL: the queue was dropped
+                    return
+                if config.pull_interval_ms > 0:
+                    await asyncio.sleep(config.pull_interval_ms / 1000)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("pull loop of %s stopped", queue)
+
+    async def _pull_once(self, queue: MessageQueue, process_queue: ProcessQueue, offset: int) -> int:
+        """One PULL_MESSAGE; answers the next offset (-1 when the queue was dropped)."""
+        config = self.config
+        subscription = self._subscriptions.get(queue.topic)
+        if subscription is None:
+            await asyncio.sleep(PULL_DELAY_WHEN_EXCEPTION_MS / 1000)
+            return offset
+        commit_offset = 0
+        if self.clustering:
+            commit_offset = await self.offset_store.read_offset(queue, ReadOffsetType.READ_FROM_MEMORY)
+        post_subscription = config.post_subscription_when_pull and not subscription.class_filter_mode
+        sys_flag = PullSysFlag.build(
+            commit_offset=commit_offset > 0, suspend=True, subscription=post_subscription
+        )
+        instance = self.instance
+        addr = instance.find_broker_address_in_subscribe(
+            queue.broker_name, self._suggested_broker.get(queue, 0)
+        ) or await self._broker_addr(queue)
+        fields: dict[str, Any] = {
+            "consumerGroup": self._group,
+            "topic": queue.topic,
+            "queueId": str(queue.queue_id),
+            "queueOffset": str(offset),
+            "maxMsgNums": str(config.pull_batch_size),
+            "sysFlag": str(sys_flag),
+            "commitOffset": str(max(commit_offset, 0)),
+            "suspendTimeoutMillis": str(config.broker_suspend_max_time_ms),
+        }
+        if post_subscription:
+            fields["subscription"] = subscription.sub_string
+        fields["subVersion"] = str(subscription.sub_version)
+        fields["expressionType"] = subscription.expression_type
+        fields["bname"] = queue.broker_name
+        result = await instance.api.pull(addr, fields, config.consumer_timeout_ms_when_suspend)
+        self._suggested_broker[queue] = result.suggest_which_broker_id
+        if process_queue.dropped:
+            return -1
+        status = result.pull_status
+        if status is PullStatus.FOUND:
+            messages = decode_pulled_messages(result.body) if result.body else []
+            if subscription.tags_set and not subscription.class_filter_mode:
+                tags = subscription.tags_set
+                messages = [m for m in messages if m.properties.get(MessageConst.TAGS) in tags]
+            min_offset, max_offset = str(result.min_offset), str(result.max_offset)
+            for message in messages:
+                properties = message.properties
+                properties[MessageConst.MIN_OFFSET] = min_offset
+                properties[MessageConst.MAX_OFFSET] = max_offset
+            if messages:
+                process_queue.put_messages(messages)
+                self._submit_consume(messages, process_queue, queue)
+            elif process_queue.message_count == 0:
+                self.offset_store.update_offset(queue, result.next_begin_offset, increase_only=True)
+            return result.next_begin_offset
+        if status in (PullStatus.NO_NEW_MSG, PullStatus.NO_MATCHED_MSG):
+            if process_queue.message_count == 0:  # Java correctTagsOffset
+                self.offset_store.update_offset(queue, result.next_begin_offset, increase_only=True)
+            return result.next_begin_offset
+        # OFFSET_ILLEGAL: move to the broker's offset, drop the queue; rebalance adds it back.
+        log.warning("pull offset %d of %s is illegal; moving to %d", offset, queue, result.next_begin_offset)
+        process_queue.dropped = True
+        self.offset_store.update_offset(queue, result.next_begin_offset, increase_only=False)
+        await self.offset_store.persist(queue)
+        assert self._rebalancer is not None
+        self._rebalancer.remove_process_queue(queue)
+        self._pull_tasks.pop(queue, None)
+        return -1
+
+    # -- consuming ------------------------------------------------------------------------------
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._consume_tasks.add(task)
+        task.add_done_callback(self._consume_tasks.discard)
+
+    def _submit_consume(
+        self, messages: list[MessageExt], process_queue: ProcessQueue, queue: MessageQueue
+    ) -> None:
+        size = self.config.consume_message_batch_max_size
+        for start in range(0, len(messages), size):
+            self._spawn(self._consume(messages[start : start + size], process_queue, queue))
+
+    async def _call_listener(
+        self, messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus | None:
+        listener = self._listener
+        assert listener is not None
+        if self._executor is None:
+            return await listener(messages, context)  # type: ignore[no-any-return, misc]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, listener, messages, context)  # type: ignore[arg-type]
+
+    async def _consume(
+        self, messages: list[MessageExt], process_queue: ProcessQueue, queue: MessageQueue
+    ) -> None:
+        """Java ConsumeMessageConcurrentlyService.ConsumeRequest#run and processConsumeResult."""
+        async with self._consume_slots:
+            if process_queue.dropped:
+                return
+            retry = retry_topic(self._group)
+            start = str(self.clock.now_ms())
+            for message in messages:
+                properties = message.properties
+                original = properties.get(MessageConst.RETRY_TOPIC)
+                if original is not None and message.topic == retry:
+                    message.topic = original  # Java resetRetryAndNamespace
+                properties[MessageConst.CONSUME_START_TIMESTAMP] = start
+            context = ConsumeConcurrentlyContext(queue)
+            try:
+                status = await self._call_listener(messages, context)
+            except Exception:
+                log.exception(
+                    "listener of %s failed on %d message(s) of %s", self._group, len(messages), queue
+                )
+                status = ConsumeConcurrentlyStatus.RECONSUME_LATER
+            if status is None:
+                status = ConsumeConcurrentlyStatus.RECONSUME_LATER
+        if process_queue.dropped:
+            return
+        if status is ConsumeConcurrentlyStatus.CONSUME_SUCCESS:
+            ack_index = min(context.ack_index, len(messages) - 1)
+        else:
+            ack_index = -1
+        failed = messages[ack_index + 1 :]
+        again: list[MessageExt] = []
+        if failed and self.clustering:
+            for message in failed:
+                if not await self._send_message_back(message, context.delay_level_when_next_consume, queue):
+                    message.reconsume_times += 1
+                    again.append(message)
+        elif failed:
+            for message in failed:
+                log.warning("broadcasting: %s consumed with RECONSUME_LATER is dropped", message.msg_id)
+        done = [m for m in messages if m not in again] if again else messages
+        offset = process_queue.remove_messages(done, self.clock.now_ms())
+        if offset >= 0 and not process_queue.dropped:
+            self.offset_store.update_offset(queue, offset, increase_only=True)
+        if again:
+            self._spawn(self._consume_later(again, process_queue, queue))
+
+    async def _consume_later(
+        self, messages: list[MessageExt], process_queue: ProcessQueue, queue: MessageQueue
+    ) -> None:
+        await asyncio.sleep(CONSUME_AGAIN_DELAY_MS / 1000)
+        if self._running and not process_queue.dropped:
+            await self._consume(messages, process_queue, queue)
+
+    async def _send_message_back(self, message: MessageExt, delay_level: int, queue: MessageQueue) -> bool:
+        """CONSUMER_SEND_MSG_BACK to the broker that stored the message; False if that failed."""
+        instance = self.instance
+        try:
+            addr = await self._broker_addr(queue)
+            await instance.api.consumer_send_message_back(
+                addr,
+                message,
+                group=self._group,
+                delay_level=delay_level,
+                max_reconsume_times=16
+                if self.config.max_reconsume_times == -1
+                else self.config.max_reconsume_times,
+                broker_name=queue.broker_name,
+                timeout_ms=self.client_config.client_api_timeout_ms,
+            )
+        except (PocketMQError, OSError) as error:
+            log.info("send-back of %s failed (%s); consuming it again in 5 s", message.msg_id, error)
+            return False
+        return True
