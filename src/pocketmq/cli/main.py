@@ -14,6 +14,7 @@ def cli() -> None:
 
 
 import pocketmq.cli.store  # noqa: E402, F401  (registers `pocketmq store`)
+import pocketmq.cli.standalone  # noqa: E402, F401  (registers `pocketmq standalone`)
 
 
 def main() -> None:

@@ -1,0 +1,75 @@
+"""BrokerContext: the narrow set of components the request handlers work with.
+
+Handlers get this instead of the whole Broker (STYLE: no back-references to a whole subsystem).
+`broker.py` builds it once and wires the callbacks (registration trigger, consumer notification).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pocketmq.broker.config import BrokerConfig
+from pocketmq.broker.consumer_offsets import ConsumerOffsetManager
+from pocketmq.broker.consumers import ConsumerManager
+from pocketmq.broker.filter import ConsumerFilterManager
+from pocketmq.broker.producers import ProducerManager
+from pocketmq.broker.subscription_groups import SubscriptionGroupManager
+from pocketmq.broker.topics import TopicConfigManager
+from pocketmq.common.clock import Clock
+from pocketmq.protocol.codes import ResponseCode
+from pocketmq.protocol.command import RemotingCommand, make_response
+from pocketmq.store.config import StoreConfig
+
+if TYPE_CHECKING:
+    from pocketmq.broker.long_polling import LongPolling
+    from pocketmq.store.message_store import MessageStore
+
+__all__ = ["BrokerContext", "BrokerStats", "error_response", "FAQ_URL"]
+
+#: Java FAQUrl prefix that 4.9.8 appends to several remarks.
+FAQ_URL = "http://rocketmq.apache.org/docs/faq/"
+
+
+@dataclass(slots=True)
+class BrokerStats:
+    """Counters for GET_BROKER_RUNTIME_INFO (Java BrokerStatsManager, reduced)."""
+
+    put_message_count: int = 0
+    put_message_bytes: int = 0
+    get_found_count: int = 0
+    get_miss_count: int = 0
+    boot_timestamp_ms: int = 0
+
+
+@dataclass(slots=True)
+class BrokerContext:
+    config: BrokerConfig
+    store_config: StoreConfig
+    store: MessageStore
+    topics: TopicConfigManager
+    groups: SubscriptionGroupManager
+    offsets: ConsumerOffsetManager
+    consumers: ConsumerManager
+    producers: ProducerManager
+    filters: ConsumerFilterManager
+    clock: Clock
+    #: "ip:port" clients reach this broker at (the store host of every record).
+    broker_address: str
+    long_polling: LongPolling | None = None
+    stats: BrokerStats = field(default_factory=BrokerStats)
+    #: Register with every name server now (oneway=True after an internal topic creation).
+    register_now: Callable[[bool], None] = lambda oneway: None
+    #: Send NOTIFY_CONSUMER_IDS_CHANGED for `group` to these connections.
+    notify_consumers: Callable[[str, list[Hashable]], None] = lambda group, connections: None
+    #: Write changed topics.json / subscriptionGroup.json soon (off the loop).
+    persist_soon: Callable[[], None] = lambda: None
+
+    @property
+    def broker_host(self) -> str:
+        return self.broker_address.rpartition(":")[0]
+
+
+def error_response(request: RemotingCommand, code: ResponseCode, remark: str) -> RemotingCommand:
+    return make_response(request, code, remark)
