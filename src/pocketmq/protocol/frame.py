@@ -60,7 +60,9 @@ _FRAME_INT = struct.Struct(">I")
 _LANGUAGE_NAMES: Final = {member.value: member.name for member in LanguageCode}
 _LANGUAGE_BY_NAME: Final = {member.name: member for member in LanguageCode}
 _LANGUAGE_BY_VALUE: Final = {member.value: member for member in LanguageCode}
-_SERIALIZE_TYPES: Final = {member.value: member for member in SerializeType}
+_LANGUAGE_BY_NAME_OR_VALUE: Final[dict[Any, LanguageCode]] = {**_LANGUAGE_BY_NAME, **_LANGUAGE_BY_VALUE}
+_loads = orjson.loads
+_new_command = object.__new__
 _HEADER_LENGTH_MASK: Final = 0xFFFFFF
 _JSON_SERIALIZE_TYPE_KEY: Final = "JSON"
 
@@ -162,52 +164,54 @@ def encode(command: RemotingCommand) -> bytes:
 
 
 def _decode_json_header(header: bytes | bytearray | memoryview) -> RemotingCommand:
+    # The hot path of every JSON frame: one orjson call, then plain dict reads and slot stores.
     try:
-        fields = orjson.loads(header)
+        fields = _loads(header)
     except orjson.JSONDecodeError as error:
         raise ProtocolError(f"header is not valid JSON: {error}") from None
-    if type(fields) is not dict:
+    if fields.__class__ is not dict:
         raise ProtocolError(f"header is not a JSON object: {type(fields).__name__}")
-    code = fields.get("code")
-    opaque = fields.get("opaque", 0)
-    flag = fields.get("flag", 0)
-    version = fields.get("version", 0)
-    if type(code) is not int or type(opaque) is not int or type(flag) is not int or type(version) is not int:
-        raise ProtocolError(f"header fields code/opaque/flag/version must be integers: {fields!r:.200}")
+    get = fields.get
+    code = get("code")
+    opaque = get("opaque", 0)
+    flag = get("flag", 0)
+    version = get("version", 0)
+    if code.__class__ is not int or opaque.__class__ is not int or flag.__class__ is not int:
+        raise ProtocolError(f"header fields code/opaque/flag must be integers: {fields!r:.200}")
+    if version.__class__ is not int:
+        raise ProtocolError(f"header field version must be an integer: {fields!r:.200}")
     style = 0
-    ext_fields = fields.get("extFields")
+    ext_fields = get("extFields")
     if ext_fields is None:
         ext_fields = {}
-    elif type(ext_fields) is not dict:
+    elif ext_fields.__class__ is not dict:
         raise ProtocolError(f"header extFields is not an object: {ext_fields!r:.200}")
     elif not ext_fields:
-        style |= STYLE_EMPTY_EXT_FIELDS
-    remark = fields.get("remark")
-    if remark is not None and type(remark) is not str:
+        style = STYLE_EMPTY_EXT_FIELDS
+    remark = get("remark")
+    if remark is not None and remark.__class__ is not str:
         remark = str(remark)
-    language_name = fields.get("language")
-    language = _LANGUAGE_BY_NAME.get(language_name) if type(language_name) is str else None
-    if language is None:
-        language = (
-            _LANGUAGE_BY_VALUE.get(language_name, LanguageCode.OTHER)
-            if type(language_name) is int
-            else LanguageCode.OTHER
-        )
+    language = get("language")
+    try:
+        language = _LANGUAGE_BY_NAME_OR_VALUE.get(language, LanguageCode.OTHER)
+    except TypeError:  # an unhashable value
+        language = LanguageCode.OTHER
     if "serializeTypeCurrentRPC" not in fields:
         style |= STYLE_NO_SERIALIZE_TYPE_KEY
     if header[-1] == 0x0A:
         style |= STYLE_TRAILING_NEWLINE
-    return RemotingCommand(
-        code,
-        language=language,
-        version=version,
-        opaque=opaque,
-        flag=flag,
-        remark=remark,
-        ext_fields=ext_fields,
-        serialize_type=SerializeType.JSON,
-        json_style=style,
-    )
+    command = _new_command(RemotingCommand)
+    command.code = code
+    command.language = language
+    command.version = version
+    command.opaque = opaque
+    command.flag = flag
+    command.remark = remark
+    command.ext_fields = ext_fields
+    command.body = None
+    command.serialize_type = SerializeType.JSON
+    command.json_style = style
+    return command
 
 
 def _decode_binary_header(header: bytes | bytearray | memoryview) -> RemotingCommand:

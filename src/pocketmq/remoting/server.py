@@ -80,6 +80,7 @@ class RemotingServer:
             frame_bytes_max=self._frame_bytes_max,
             on_open=self._opened,
             on_close=self._closed,
+            pause_reading_when_backed_up=True,
         )
 
     def _opened(self, connection: Connection) -> None:

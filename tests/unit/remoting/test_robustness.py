@@ -159,3 +159,21 @@ async def test_connect_timeout_and_bad_address_are_remoting_errors() -> None:
     async with RemotingClient(connect_timeout_ms=200) as client:
         with pytest.raises(RemotingError, match="bad address"):
             await client.invoke("nonsense", make_request(ECHO), 1000)
+
+
+async def test_a_peer_that_does_not_read_is_not_buffered_without_bound(server: RemotingServer) -> None:
+    reader, writer = await _raw(server)
+    body = b"b" * 32 * 1024
+    count = 400  # 12.5 MiB of responses
+    writer.write(encode(make_request(ECHO, body=body)) * count)
+    await asyncio.sleep(0.3)  # we do not read: the server fills its buffer and stops reading us
+    (connection,) = server.connections
+    assert connection.write_paused
+    decoder = FrameDecoder()
+    answered = 0
+    while answered < count:
+        decoder.feed(await asyncio.wait_for(reader.read(1 << 20), 5))
+        while decoder.next_command() is not None:
+            answered += 1
+    assert not connection.write_paused
+    writer.close()
