@@ -45,7 +45,9 @@ class ManagedProcess:
 
     def start(self, timeout_s: float = 20.0) -> ManagedProcess:
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         wait_for_port(self.port, timeout_s, self.process)
         return self
@@ -74,7 +76,9 @@ class ManagedProcess:
 
 
 @contextlib.contextmanager
-def start_process(args: Sequence[str], port: int, log_path: Path, timeout_s: float = 20.0) -> Iterator[ManagedProcess]:
+def start_process(
+    args: Sequence[str], port: int, log_path: Path, timeout_s: float = 20.0
+) -> Iterator[ManagedProcess]:
     managed = ManagedProcess(list(args), port, log_path)
     managed.start(timeout_s)
     try:

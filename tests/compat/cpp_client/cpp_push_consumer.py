@@ -4,11 +4,12 @@ Usage: cpp_push_consumer.py NAMESRV GROUP TOPIC COUNT TIMEOUT [--expression E] [
 
 import argparse
 import json
+import os
 import threading
 import time
 
 from rocketmq.client import ConsumeStatus, PushConsumer
-from rocketmq.consts import MessageModel
+from rocketmq.ffi import MessageModel
 
 parser = argparse.ArgumentParser()
 parser.add_argument("namesrv")
@@ -62,5 +63,12 @@ consumer.set_name_server_address(args.namesrv)
 consumer.subscribe(args.topic, on_message, args.expression)
 consumer.start()
 done.wait(args.timeout)
-consumer.shutdown()
 print(json.dumps({"done": len(seen) >= args.count, "distinct": len(seen)}), flush=True)
+time.sleep(1)  # let in-flight callbacks return before the C++ core tears down
+if os.environ.get("CPP_TRY_SHUTDOWN"):
+    consumer.shutdown()
+else:
+    # librocketmq 2.1.0's ShutdownPushConsumer dereferences the message-trace producer, which the
+    # 2.0.0 wrapper never creates (SIGSEGV in shutdownMessageTraceInnerProducer, client-side and
+    # independent of the broker). Leave without it: the broker sees the connection close.
+    os._exit(0)
