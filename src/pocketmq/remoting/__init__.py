@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 
 import uvloop
 
-from pocketmq.remoting.client import RemotingClient, parse_address
+from pocketmq.remoting.client import RemotingClient, RpcHook, parse_address
 from pocketmq.remoting.connection import Connection
-from pocketmq.remoting.router import Handler, HandlerResult, Router, not_supported_response
+from pocketmq.remoting.router import Handler, HandlerResult, RequestHook, Router, not_supported_response
 from pocketmq.remoting.server import RemotingServer
 
 __all__ = [
@@ -18,7 +18,9 @@ __all__ = [
     "HandlerResult",
     "RemotingClient",
     "RemotingServer",
+    "RequestHook",
     "Router",
+    "RpcHook",
     "not_supported_response",
     "parse_address",
     "run",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from pocketmq.common.errors import ConnectionClosedError, RemotingError, RequestTimeoutError
 from pocketmq.protocol.command import RemotingCommand
@@ -17,9 +18,17 @@ from pocketmq.protocol.frame import FRAME_BYTES_MAX_DEFAULT
 from pocketmq.remoting.connection import Connection
 from pocketmq.remoting.router import Router
 
-__all__ = ["RemotingClient", "parse_address"]
+__all__ = ["RemotingClient", "RpcHook", "parse_address"]
 
 log = logging.getLogger(__name__)
+
+
+class RpcHook(Protocol):
+    """Java RPCHook on the client side: sign requests (ACL AccessKey/Signature), trace calls."""
+
+    def before_request(self, address: str, request: RemotingCommand) -> None: ...
+
+    def after_response(self, address: str, request: RemotingCommand, response: RemotingCommand) -> None: ...
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -42,7 +51,9 @@ class RemotingClient:
         connect_timeout_ms: int = 3000,
         frame_bytes_max: int = FRAME_BYTES_MAX_DEFAULT,
         on_connection_closed: Callable[[str, Connection], None] | None = None,
+        rpc_hooks: Sequence[RpcHook] = (),
     ) -> None:
+        self.rpc_hooks = list(rpc_hooks)
         self.router = router if router is not None else Router()
         self._connect_timeout_ms = connect_timeout_ms
         self._frame_bytes_max = frame_bytes_max
@@ -119,7 +130,14 @@ class RemotingClient:
             started = loop.time()
             connection = await self.connection(address, timeout_ms)
             timeout_ms = max(1, timeout_ms - int((loop.time() - started) * 1000))
-        return await connection.invoke(request, timeout_ms)
+        if not self.rpc_hooks:
+            return await connection.invoke(request, timeout_ms)
+        for hook in self.rpc_hooks:
+            hook.before_request(address, request)
+        response = await connection.invoke(request, timeout_ms)
+        for hook in self.rpc_hooks:
+            hook.after_response(address, request, response)
+        return response
 
     async def invoke_oneway(
         self, address: str, request: RemotingCommand, timeout_ms: int | None = None
@@ -128,6 +146,8 @@ class RemotingClient:
         connection = self._connections.get(address)
         if connection is None or connection.closed:
             connection = await self.connection(address, timeout_ms)
+        for hook in self.rpc_hooks:
+            hook.before_request(address, request)
         await connection.invoke_oneway(request)
 
     def close_connection(self, address: str, reason: str = "closed by client") -> None:

@@ -278,6 +278,12 @@ class Connection(asyncio.Protocol):
                 self.send(not_supported_response(request))
             return
         try:
+            if self._router.hooks:
+                for hook in self._router.hooks:
+                    refusal = hook(request, self)
+                    if refusal is not None:
+                        self._answer(request, refusal)
+                        return
             result = handler(request, self)
         except Exception as error:
             self._answer_error(request, error)

@@ -17,9 +17,13 @@ from pocketmq.protocol.command import RemotingCommand, make_response
 if TYPE_CHECKING:
     from pocketmq.remoting.connection import Connection
 
-__all__ = ["Handler", "HandlerResult", "Router", "not_supported_response"]
+__all__ = ["Handler", "HandlerResult", "RequestHook", "Router", "not_supported_response"]
 
 HandlerResult: TypeAlias = RemotingCommand | None
+#: Runs before every routed request (Java: RPCHook#doBeforeRequest on the server, e.g. ACL checks).
+#: Returning a response answers the request with it instead of calling the handler (NO_PERMISSION...);
+#: raising answers SYSTEM_ERROR with the message.
+RequestHook: TypeAlias = Callable[[RemotingCommand, "Connection"], RemotingCommand | None]
 Handler: TypeAlias = Callable[[RemotingCommand, "Connection"], "HandlerResult | Awaitable[HandlerResult]"]
 
 
@@ -33,13 +37,14 @@ def not_supported_response(request: RemotingCommand) -> RemotingCommand:
 class Router:
     """code -> handler. Unknown codes answer REQUEST_CODE_NOT_SUPPORTED unless a default handler is set."""
 
-    __slots__ = ("_default", "_handlers")
+    __slots__ = ("_default", "_handlers", "hooks")
 
     def __init__(
         self, routes: Mapping[int, Handler] | None = None, *, default: Handler | None = None
     ) -> None:
         self._handlers: dict[int, Handler] = {}
         self._default = default
+        self.hooks: list[RequestHook] = []
         if routes:
             for code, handler in routes.items():
                 self.register(code, handler)
@@ -47,6 +52,10 @@ class Router:
     def register(self, code: int, handler: Handler) -> None:
         """Route `code` to `handler`, replacing any previous handler of that code."""
         self._handlers[int(code)] = handler
+
+    def add_hook(self, hook: RequestHook) -> None:
+        """Run `hook(request, connection)` before every handler of this router, in the order added."""
+        self.hooks.append(hook)
 
     def unregister(self, code: int) -> None:
         self._handlers.pop(int(code), None)

@@ -211,3 +211,33 @@ async def test_runs_on_uvloop() -> None:
     import uvloop
 
     assert isinstance(asyncio.get_running_loop(), uvloop.Loop)
+
+
+async def test_server_hooks_can_refuse_and_client_hooks_see_every_call() -> None:
+    router = Router({ECHO: echo})
+
+    def acl(request: RemotingCommand, connection: Connection) -> RemotingCommand | None:
+        if request.ext_fields.get("AccessKey") != "rocketmq2":
+            return make_response(request, ResponseCode.NO_PERMISSION, "no AccessKey")
+        return None
+
+    router.add_hook(acl)
+    seen: list[tuple[str, int, int | None]] = []
+
+    class Signer:
+        def before_request(self, address: str, request: RemotingCommand) -> None:
+            request.ext_fields["AccessKey"] = "rocketmq2"
+            seen.append((address, request.code, None))
+
+        def after_response(self, address: str, request: RemotingCommand, response: RemotingCommand) -> None:
+            seen.append((address, request.code, response.code))
+
+    async with RemotingServer("127.0.0.1", 0, router) as server:
+        async with RemotingClient() as plain:
+            refused = await plain.invoke(server.address, make_request(ECHO), 3000)
+            assert refused.code == ResponseCode.NO_PERMISSION
+        async with RemotingClient(rpc_hooks=[Signer()]) as signing:
+            assert (
+                await signing.invoke(server.address, make_request(ECHO), 3000)
+            ).code == ResponseCode.SUCCESS
+        assert seen == [(server.address, ECHO, None), (server.address, ECHO, ResponseCode.SUCCESS)]
