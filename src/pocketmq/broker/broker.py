@@ -79,6 +79,7 @@ class Broker:
         self._tasks: list[asyncio.Task[None]] = []
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._persist_wanted = asyncio.Event()
+        self._persist_lock = asyncio.Lock()
         self._started = False
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -135,6 +136,7 @@ class Broker:
         context.register_now = self._register_now
         context.notify_consumers = self._notify_consumers
         context.persist_soon = self._persist_wanted.set
+        context.persist_now = self._persist_now
         self.context = context
         pull = PullHandlers(context)
         self._long_polling = LongPolling(pull.wake)
@@ -294,7 +296,20 @@ class Broker:
             except Exception:
                 log.exception("writing consumerOffset.json failed")
 
+    def _persist_now(self) -> asyncio.Future[None]:
+        """Write every changed config file now; the task ends once they are durable."""
+        task = asyncio.get_running_loop().create_task(
+            self._persist_configs(), name="broker-persist-configs-now"
+        )
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+        return task
+
     async def _persist_configs(self) -> None:
+        async with self._persist_lock:
+            await self._persist_configs_unlocked()
+
+    async def _persist_configs_unlocked(self) -> None:
         assert self.context is not None
         context = self.context
         now = self.clock.now_ms()

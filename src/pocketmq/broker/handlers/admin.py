@@ -87,8 +87,17 @@ class AdminHandlers:
             RequestCode.GET_ALL_CONSUMER_OFFSET: self.get_all_consumer_offset,
         }
 
+    async def _persisted(self) -> None:
+        """Java persists topics.json before answering an admin change; so do we (off the loop)."""
+        if self._context.persist_now is not None:
+            await self._context.persist_now()
+        else:
+            self._context.persist_soon()
+
     # -- topics -------------------------------------------------------------------------------------
-    def update_and_create_topic(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+    async def update_and_create_topic(
+        self, request: RemotingCommand, connection: Connection
+    ) -> RemotingCommand:
         header = CreateTopicRequestHeader.from_ext_fields(request.ext_fields)
         context = self._context
         topic = header.topic
@@ -133,11 +142,13 @@ class AdminHandlers:
             order=header.order,
         )
         context.topics.update_topic_config(config, now_ms=context.clock.now_ms())
-        context.persist_soon()
+        await self._persisted()
         context.register_now(False)
         return make_response(request, ResponseCode.SUCCESS, _NOT_SET_REMARK)
 
-    def delete_topic_in_broker(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+    async def delete_topic_in_broker(
+        self, request: RemotingCommand, connection: Connection
+    ) -> RemotingCommand:
         header = DeleteTopicRequestHeader.from_ext_fields(request.ext_fields)
         context = self._context
         topic = header.topic
@@ -152,7 +163,7 @@ class AdminHandlers:
         context.topics.delete_topic_config(topic, now_ms=context.clock.now_ms())
         context.store.delete_topics({topic})
         context.offsets.remove_topic(topic)
-        context.persist_soon()
+        await self._persisted()
         context.register_now(False)
         return make_response(request, ResponseCode.SUCCESS, _NOT_SET_REMARK)
 

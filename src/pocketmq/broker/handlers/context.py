@@ -6,6 +6,7 @@ Handlers get this instead of the whole Broker (STYLE: no back-references to a wh
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -65,6 +66,20 @@ class BrokerContext:
     notify_consumers: Callable[[str, list[Hashable]], None] = lambda group, connections: None
     #: Write changed topics.json / subscriptionGroup.json soon (off the loop).
     persist_soon: Callable[[], None] = lambda: None
+    #: Write every changed config file now (off the loop); the task ends when they are durable.
+    persist_now: Callable[[], asyncio.Future[None]] | None = None
+    #: Topics created on the send path whose topics.json write is still in flight: sends to them
+    #: are answered only once it is durable (a SIGKILL must not lose an acknowledged message).
+    pending_topics: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+
+    def persist_topic_creation(self, topic: str) -> None:
+        """After creating `topic` on the send path: write topics.json now and hold sends to it."""
+        if self.persist_now is None:
+            self.persist_soon()
+            return
+        future = self.persist_now()
+        self.pending_topics[topic] = future
+        future.add_done_callback(lambda _: self.pending_topics.pop(topic, None))
 
     @property
     def broker_host(self) -> str:

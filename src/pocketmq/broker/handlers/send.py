@@ -8,9 +8,10 @@ for the group commit. Every refusal names the problem in the remark; nothing is 
 
 from __future__ import annotations
 
+import asyncio
 import random
 import struct
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from pocketmq.broker.handlers.context import FAQ_URL, BrokerContext
@@ -240,7 +241,7 @@ class SendHandlers:
                 f"topic[{topic}] not exist, apply first please!{reason} {FAQ_URL}",
             )
         if result.created:
-            context.persist_soon()
+            context.persist_topic_creation(topic)
             # Java registers oneway right after an internal creation (see the 4.9.8 frames).
             context.register_now(True)
         return result.topic_config
@@ -271,7 +272,7 @@ class SendHandlers:
         if created.topic_config is None:
             return make_response(request, ResponseCode.SYSTEM_ERROR, f"topic[{dlq_topic(group)}] not exist")
         if created.created:
-            context.persist_soon()
+            context.persist_topic_creation(created.topic_config.topic_name)
             context.register_now(True)
         return created.topic_config.topic_name, 0
 
@@ -284,6 +285,9 @@ class SendHandlers:
         if type(checked) is RemotingCommand:
             return checked
         topic_config: TopicConfig = checked  # type: ignore[assignment]
+        pending = self._context.pending_topics
+        if pending and header.topic in pending:
+            return self._after_topic_durable(header.topic, request, connection, self.send_message)
         body = request.body
         if not body:
             return make_response(request, ResponseCode.MESSAGE_ILLEGAL, "the message body is empty")
@@ -325,6 +329,32 @@ class SendHandlers:
             return self._wait_flushed(request, result, queue_id)
         return self._respond(request, result, queue_id)
 
+    async def _after_topic_durable(
+        self,
+        topic: str,
+        request: RemotingCommand,
+        connection: Connection,
+        again: Callable[[RemotingCommand, Connection], HandlerResult | Awaitable[HandlerResult]],
+    ) -> HandlerResult:
+        """Answer a send to a just-created topic once topics.json holds it."""
+        pending = self._context.pending_topics
+        waiter = pending.get(topic)
+        if waiter is not None:
+            try:
+                await asyncio.shield(waiter)
+            except Exception as error:
+                return make_response(
+                    request,
+                    ResponseCode.SYSTEM_ERROR,
+                    f"writing topics.json for the new topic {topic} failed: {error}",
+                )
+            if pending.get(topic) is waiter:
+                del pending[topic]
+        result = again(request, connection)
+        if result is None or isinstance(result, RemotingCommand):
+            return result
+        return await result
+
     async def _wait_flushed(
         self, request: RemotingCommand, result: PutMessageResult, queue_id: int
     ) -> RemotingCommand:
@@ -362,6 +392,9 @@ class SendHandlers:
             return checked
         topic_config: TopicConfig = checked  # type: ignore[assignment]
         topic = header.topic
+        pending = self._context.pending_topics
+        if pending and topic in pending:
+            return self._after_topic_durable(topic, request, connection, self.send_batch_message)
         if is_retry_topic(topic):
             return make_response(
                 request, ResponseCode.MESSAGE_ILLEGAL, f"batch request does not support retry group {topic}"
