@@ -343,7 +343,10 @@ class FrameDecoder:
         else:
             raise ProtocolError(f"unknown serialize type {serialize_type}")
         if body_start < end:
-            command.body = buffer[body_start:end] if type(buffer) is bytes else bytes(buffer[body_start:end])
+            if type(buffer) is bytes:
+                command.body = buffer[body_start:end]
+            else:  # one copy out of the bytearray (the temporary view is released at once)
+                command.body = bytes(memoryview(buffer)[body_start:end])
         self._position = end
         if end == len(buffer):
             self._buffer = b""

@@ -32,6 +32,8 @@ PENDING_REQUESTS_MAX_DEFAULT: Final = 65536
 HANDLER_TASKS_MAX_DEFAULT: Final = 16384
 _OPAQUE_WRAP: Final = 0x7FFFFFFF
 _NO_RESPONSE_BITS: Final = ~(FLAG_RESPONSE | FLAG_ONEWAY)
+#: Bodies larger than this are written without joining them into the batch buffer.
+_JOIN_BYTES_MAX: Final = 64 * 1024
 #: Granularity of call timeouts: a call fails at most this much after its timeout.
 TIMEOUT_TICK_MS: Final = 10
 
@@ -65,6 +67,7 @@ class Connection(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._out: list[bytes] = []
+        self._out_has_large_body = False
         self._receiving = False
         self._flush_scheduled = False
         self._write_paused = False
@@ -174,6 +177,9 @@ class Connection(asyncio.Protocol):
         if self._closed:
             raise ConnectionClosedError(f"{self} is closed: {self.close_reason}")
         encode_parts(command, self._out)
+        body = command.body
+        if body is not None and len(body) > _JOIN_BYTES_MAX:
+            self._out_has_large_body = True
         if not self._receiving and not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -186,8 +192,12 @@ class Connection(asyncio.Protocol):
             return
         if len(out) == 1:
             self._transport.write(out[0])
+        elif self._out_has_large_body:
+            # Big bodies (pull results, up to MiBs) go out as they are, without a copy into one buffer.
+            self._transport.writelines(out)
         else:
             self._transport.write(b"".join(out))
+        self._out_has_large_body = False
         out.clear()
 
     async def drain(self) -> None:

@@ -241,3 +241,11 @@ async def test_server_hooks_can_refuse_and_client_hooks_see_every_call() -> None
                 await signing.invoke(server.address, make_request(ECHO), 3000)
             ).code == ResponseCode.SUCCESS
         assert seen == [(server.address, ECHO, None), (server.address, ECHO, ResponseCode.SUCCESS)]
+
+
+async def test_large_bodies_round_trip(server: RemotingServer, client: RemotingClient) -> None:
+    bodies = [bytes([i]) * (300_000 + i) for i in range(4)]
+    responses = await asyncio.gather(
+        *(client.invoke(server.address, make_request(ECHO, body=b), 5000) for b in bodies)
+    )
+    assert [r.body for r in responses] == bodies
