@@ -75,7 +75,16 @@ def _json_header(command: RemotingCommand) -> bytes:
     style = command.json_style
     header: dict[str, Any] = {"code": command.code}
     ext_fields = command.ext_fields
-    if ext_fields or style & STYLE_EMPTY_EXT_FIELDS:
+    if ext_fields:
+        if not style:
+            # Our own commands write every value as a string, as Java does: the Go client, for one,
+            # reads extFields as map[string]string. (Decoded frames keep their raw values.)
+            for value in ext_fields.values():
+                if value.__class__ is not str:
+                    ext_fields = {key: _ext_value_str(value) for key, value in ext_fields.items()}
+                    break
+        header["extFields"] = ext_fields
+    elif style & STYLE_EMPTY_EXT_FIELDS:
         header["extFields"] = ext_fields
     header["flag"] = command.flag
     header["language"] = _LANGUAGE_NAMES.get(command.language, "OTHER")
@@ -92,6 +101,16 @@ def _json_header(command: RemotingCommand) -> bytes:
     if style & STYLE_TRAILING_NEWLINE:
         encoded += b"\n"
     return encoded
+
+
+def _ext_value_str(value: Any) -> Any:
+    if value.__class__ is str or value is None:
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
 
 
 def _ext_value_bytes(value: Any) -> bytes:

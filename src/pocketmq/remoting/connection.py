@@ -216,6 +216,8 @@ class Connection(asyncio.Protocol):
             raise ConnectionClosedError(f"{self} is closed: {self.close_reason}")
         if self._write_paused:
             await self.drain()
+            if self._closed:
+                raise ConnectionClosedError(f"{self} is closed: {self.close_reason}")
         pending = self._pending
         if len(pending) >= self._pending_requests_max:
             raise RemotingError(f"{len(pending)} calls already pending on {self}; refusing more")

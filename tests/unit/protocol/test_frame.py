@@ -174,3 +174,11 @@ def test_json_numbers_and_booleans_in_ext_fields_are_kept() -> None:
     assert command.ext_str("d") == "4" and command.ext_str("k") == "false"
     assert command.language is LanguageCode.CPP
     assert encode(command) == frame
+
+
+def test_our_commands_write_ext_values_as_strings_like_java() -> None:
+    command = make_request(11, {"queueId": 3, "k": True, "s": "x"})
+    assert b'"extFields":{"queueId":"3","k":"true","s":"x"}' in encode(command)
+    assert command.ext_fields == {"queueId": 3, "k": True, "s": "x"}  # the command itself is untouched
+    binary = make_request(11, {"queueId": 3}, serialize_type=SerializeType.ROCKETMQ)
+    assert decode_frame(encode(binary)).ext_fields == {"queueId": "3"}
