@@ -10,6 +10,7 @@ Java: NettyRemotingAbstract (processRequestCommand, processResponseCommand, invo
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, cast
@@ -143,6 +144,11 @@ class Connection(asyncio.Protocol):
             self._receiving = False
             self._flush()
             self.close(f"protocol error: {error}")
+            return
+        except Exception as error:  # a bug of ours: this connection cannot go on, the process can
+            log.exception("closing %s after an internal error", self)
+            self._receiving = False
+            self.close(f"internal error: {error!r}")
             return
         self._receiving = False
         if self._out:
@@ -302,19 +308,23 @@ class Connection(asyncio.Protocol):
             return
         if result is None:
             return
-        if type(result) is RemotingCommand:
+        if result.__class__ is RemotingCommand or isinstance(result, RemotingCommand):
             self._answer(request, result)
             return
+        if not inspect.isawaitable(result):
+            self._answer_error(request, TypeError(f"handler returned {type(result).__name__}, not a command"))
+            return
         if len(self._tasks) >= self._handler_tasks_max:
-            result.close()  # type: ignore[union-attr]
+            if inspect.iscoroutine(result):
+                result.close()
             if not request.flag & FLAG_ONEWAY and not self._closed:
                 self.send(make_response(request, ResponseCode.SYSTEM_BUSY, "too many requests in flight"))
             return
-        task = self._loop.create_task(self._run_handler(request, result))  # type: ignore[arg-type]
+        task = self._loop.create_task(self._run_handler(request, result))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run_handler(self, request: RemotingCommand, pending: Awaitable[HandlerResult]) -> None:
+    async def _run_handler(self, request: RemotingCommand, pending: Awaitable[HandlerResult | Any]) -> None:
         try:
             response = await pending
         except asyncio.CancelledError:
@@ -323,8 +333,14 @@ class Connection(asyncio.Protocol):
             if not self._closed:
                 self._answer_error(request, error)
             return
-        if response is not None and not self._closed:
-            self._answer(request, response)
+        if response is None or self._closed:
+            return
+        if not isinstance(response, RemotingCommand):
+            self._answer_error(
+                request, TypeError(f"handler returned {type(response).__name__}, not a command")
+            )
+            return
+        self._answer(request, response)
 
     def _answer(self, request: RemotingCommand, response: RemotingCommand) -> None:
         if request.flag & FLAG_ONEWAY or self._closed:

@@ -249,3 +249,33 @@ async def test_large_bodies_round_trip(server: RemotingServer, client: RemotingC
         *(client.invoke(server.address, make_request(ECHO, body=b), 5000) for b in bodies)
     )
     assert [r.body for r in responses] == bodies
+
+
+async def test_handlers_returning_junk_answer_system_error(client: RemotingClient) -> None:
+    def sync_junk(request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        return {"not": "a command"}  # type: ignore[return-value]
+
+    async def async_junk(request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        return 42  # type: ignore[return-value]
+
+    async with RemotingServer("127.0.0.1", 0, Router({1: sync_junk, 2: async_junk, ECHO: echo})) as server:
+        for code in (1, 2):
+            response = await client.invoke(server.address, make_request(code), 3000)
+            assert response.code == ResponseCode.SYSTEM_ERROR
+            assert response.remark is not None and "not a command" in response.remark
+        assert (await client.invoke(server.address, make_request(ECHO), 3000)).code == ResponseCode.SUCCESS
+
+
+async def test_handler_tasks_are_bounded(client: RemotingClient) -> None:
+    router = Router({NEVER: never, ECHO: echo})
+    async with RemotingServer("127.0.0.1", 0, router) as server:
+        connection = await client.connection(server.address)
+        (server_side,) = server.connections
+        server_side._handler_tasks_max = 3
+        held = [asyncio.ensure_future(connection.invoke(make_request(NEVER), 5000)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        busy = await connection.invoke(make_request(NEVER), 3000)
+        assert busy.code == ResponseCode.SYSTEM_BUSY
+        assert (await connection.invoke(make_request(ECHO), 3000)).code == ResponseCode.SUCCESS
+        for call in held:
+            call.cancel()
