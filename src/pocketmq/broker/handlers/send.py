@@ -34,7 +34,11 @@ from pocketmq.common.topic import (
 )
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import RemotingCommand, make_response
-from pocketmq.protocol.headers.send import SendMessageRequestHeader, send_request_header_of
+from pocketmq.protocol.headers.send import (
+    SendMessageRequestHeader,
+    SendMessageRequestHeaderV2,
+    send_request_header_of,
+)
 from pocketmq.remoting import Connection, Handler, HandlerResult
 from pocketmq.store.config import FlushDiskType
 from pocketmq.store.results import PutMessageResult, PutMessageStatus
@@ -150,7 +154,7 @@ def _without_wait(properties: dict[str, str], cluster: str) -> tuple[str | None,
     wait = properties.pop(_WAIT, None)
     properties[_CLUSTER] = cluster
     return wait, PROPERTY_SEPARATOR.join(
-        f"{name}{NAME_VALUE_SEPARATOR}{value}" for name, value in properties.items()
+        [f"{name}{NAME_VALUE_SEPARATOR}{value}" for name, value in properties.items()]
     )
 
 
@@ -280,7 +284,12 @@ class SendHandlers:
     def send_message(
         self, request: RemotingCommand, connection: Connection
     ) -> HandlerResult | Awaitable[HandlerResult]:
-        header = send_request_header_of(request)
+        # The V2 header has the same field names: use it as is (no copy to the long-name class).
+        header: SendMessageRequestHeader = (
+            SendMessageRequestHeaderV2.from_ext_fields(request.ext_fields)  # type: ignore[assignment]
+            if request.code == RequestCode.SEND_MESSAGE_V2
+            else send_request_header_of(request)
+        )
         checked = self._check(request, header, connection)
         if type(checked) is RemotingCommand:
             return checked
