@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from pocketmq.client.api import SendStatus
+from pocketmq.client.api import SendResult, SendStatus
+from pocketmq.client.consumer.consume_from import ConsumeFromWhere
+from pocketmq.client.consumer.pull_consumer import LitePullConsumer, LitePullConsumerConfig, PullConsumer
 from pocketmq.client.consumer.push_consumer import (
     ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus,
     PushConsumer,
+    PushConsumerConfig,
 )
+from pocketmq.client.consumer.rebalance import MessageModel
 from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import Producer
-from pocketmq.common.message import Message, MessageExt
+from pocketmq.common.message import Message, MessageExt, MessageQueue
 from tests.integration.client_fake_cluster import FakeCluster
 
 pytestmark = pytest.mark.timeout(60)
@@ -65,3 +70,177 @@ async def test_send_then_push_consume_every_message_once(cluster: FakeCluster) -
         await consumer.shutdown()
     assert len(received) == total
     assert max(received.values()) == 1
+
+
+async def test_batch_async_oneway_selector_and_compression(cluster: FakeCluster) -> None:
+    async with Producer("pg2", client_config=client_config(cluster, "p2")) as producer:
+        batch = [Message("TopicB", f"b{i}".encode(), tags="T") for i in range(10)]
+        result = await producer.send(batch)
+        assert result.msg_id is not None and len(result.msg_id.split(",")) == 10
+        assert len(result.offset_msg_id.split(",")) == 10
+        async_result = await producer.send_async(Message("TopicB", b"async"))
+        assert async_result.send_status is SendStatus.SEND_OK
+        seen: list[SendResult] = []
+        await producer.send_async(Message("TopicB", b"cb"), lambda r, e: seen.append(r))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        assert seen and seen[0] is not None
+        await producer.send_oneway(Message("TopicB", b"oneway"))
+        by_key = [await producer.send(Message("TopicB", b"o"), sharding_key="order-1") for _ in range(3)]
+        assert len({r.message_queue for r in by_key}) == 1
+        big = bytes(range(256)) * 40
+        big_result = await producer.send(Message("TopicB", big))
+    sends = [
+        r for r in cluster.requests if r.body and len(r.body) < len(big) and r.ext_fields.get("f") == "769"
+    ]
+    assert sends, "a body over 4 KiB is sent zlib-compressed with sysFlag 769"
+    consumer = PullConsumer("pull-g", client_config=client_config(cluster, "pc"))
+    await consumer.start()
+    try:
+        queue = big_result.message_queue
+        pulled = await consumer.pull(queue, "*", big_result.queue_offset, 1)
+        assert pulled.messages[0].body == big
+        assert pulled.messages[0].msg_id == big_result.msg_id
+    finally:
+        await consumer.shutdown()
+    assert cluster.message_count("TopicB") == 10 + 1 + 1 + 1 + 3 + 1
+
+
+async def test_two_consumers_share_queues_and_one_takes_over(cluster: FakeCluster) -> None:
+    cluster.create_topic("TopicR", 8)
+
+    def ok(messages: list[MessageExt], context: ConsumeConcurrentlyContext) -> ConsumeConcurrentlyStatus:
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    config = client_config(cluster, "r1", rebalance_interval_ms=1000)
+    first = PushConsumer("rg", client_config=config, listener=ok)
+    second = PushConsumer(
+        "rg", client_config=client_config(cluster, "r2", rebalance_interval_ms=1000), listener=ok
+    )
+    for consumer in (first, second):
+        consumer.subscribe("TopicR")
+        await consumer.start()
+    try:
+        for _ in range(100):
+            a = {q for q in first.held_queues() if q.topic == "TopicR"}
+            b = {q for q in second.held_queues() if q.topic == "TopicR"}
+            if len(a) == 4 and len(b) == 4:
+                break
+            await asyncio.sleep(0.1)
+        assert len(a) == 4 and len(b) == 4 and not a & b
+        # The second disappears without unregistering: its connections just close.
+        second._running = False
+        await second.instance.remoting.close()
+        for _ in range(100):
+            if len({q for q in first.held_queues() if q.topic == "TopicR"}) == 8:
+                break
+            await asyncio.sleep(0.1)
+        assert len({q for q in first.held_queues() if q.topic == "TopicR"}) == 8
+    finally:
+        await first.shutdown()
+
+
+async def test_broadcasting_delivers_everything_to_every_consumer(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    cluster.create_topic("TopicBC", 4)
+    got: dict[str, Counter[str]] = {"x": Counter(), "y": Counter()}
+    consumers = []
+    for name in list(got):
+
+        def listener(
+            messages: list[MessageExt], context: ConsumeConcurrentlyContext, name: str = name
+        ) -> ConsumeConcurrentlyStatus:
+            got[name].update(m.body.decode() for m in messages)
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+        consumer = PushConsumer(
+            "bg",
+            client_config=client_config(cluster, f"b-{name}"),
+            config=PushConsumerConfig(
+                message_model=MessageModel.BROADCASTING,
+                consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
+                offset_store_dir=tmp_path,
+            ),
+            listener=listener,
+        )
+        consumer.subscribe("TopicBC")
+        await consumer.start()
+        consumers.append(consumer)
+    try:
+        async with Producer("pg3", client_config=client_config(cluster, "p3")) as producer:
+            await asyncio.gather(*(producer.send(Message("TopicBC", f"m{i}".encode())) for i in range(200)))
+        for _ in range(100):
+            if all(len(c) == 200 for c in got.values()):
+                break
+            await asyncio.sleep(0.1)
+        assert all(len(c) == 200 and max(c.values()) == 1 for c in got.values()), {
+            k: (len(c), max(c.values(), default=0)) for k, c in got.items()
+        }
+    finally:
+        for consumer in consumers:
+            await consumer.shutdown()
+    assert list(tmp_path.glob("*/bg/offsets.json"))
+
+
+async def test_reconsume_later_comes_back_through_the_retry_topic(cluster: FakeCluster) -> None:
+    seen: list[tuple[str, int]] = []
+    done = asyncio.Event()
+
+    async def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        message = messages[0]
+        seen.append((message.topic, message.reconsume_times))
+        if message.reconsume_times == 0:
+            return ConsumeConcurrentlyStatus.RECONSUME_LATER
+        done.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    cluster.create_topic("TopicRT", 4)
+    consumer = PushConsumer("retry-g", client_config=client_config(cluster, "rt"), listener=listener)
+    consumer.subscribe("TopicRT")
+    await consumer.start()
+    try:
+        async with Producer("pg4", client_config=client_config(cluster, "p4")) as producer:
+            await producer.send(Message("TopicRT", b"retry-me"))
+        await asyncio.wait_for(done.wait(), 15)
+    finally:
+        await consumer.shutdown()
+    assert seen[0] == ("TopicRT", 0) and seen[-1] == ("TopicRT", 1)
+
+
+async def test_lite_pull_consumer_polls_seeks_and_rereads(cluster: FakeCluster) -> None:
+    cluster.create_topic("TopicL", 2)
+    async with Producer("pg5", client_config=client_config(cluster, "p5")) as producer:
+        queue = MessageQueue("TopicL", cluster.broker_name, 1)
+        for i in range(30):
+            await producer.send(Message("TopicL", f"l{i}".encode()), queue)
+    consumer = LitePullConsumer(
+        "lite-g",
+        client_config=client_config(cluster, "lp"),
+        config=LitePullConsumerConfig(consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET),
+    )
+    await consumer.assign([queue])
+    await consumer.start()
+    try:
+        bodies: list[bytes] = []
+        while len(bodies) < 30:
+            batch = await consumer.poll(5000)
+            assert batch, "poll timed out"
+            bodies.extend(m.body for m in batch)
+        assert bodies == [f"l{i}".encode() for i in range(30)]
+        await consumer.commit()  # oneway, as Java: give the fake broker a moment
+        for _ in range(50):
+            if cluster.offsets.get(("lite-g", "TopicL", 1)) == 30:
+                break
+            await asyncio.sleep(0.02)
+        assert cluster.offsets.get(("lite-g", "TopicL", 1)) == 30
+        await consumer.seek(queue, 10)
+        again: list[bytes] = []
+        while len(again) < 20:
+            batch = await consumer.poll(5000)
+            assert batch, "poll after seek timed out"
+            again.extend(m.body for m in batch)
+        assert again == [f"l{i}".encode() for i in range(10, 30)]
+    finally:
+        await consumer.shutdown()

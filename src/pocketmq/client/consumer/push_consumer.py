@@ -337,6 +337,11 @@ class PushConsumer:
         async with self._rebalance_lock:
             instance = self.instance
             topics = list(self._subscriptions)
+            for topic in topics:
+                if (
+                    topic not in self._subscribe_infos
+                ):  # e.g. a retry topic the broker created at our heartbeat
+                    await instance.update_topic_route(topic)
             topic_queues = {
                 topic: self._subscribe_infos[topic] for topic in topics if topic in self._subscribe_infos
             }
