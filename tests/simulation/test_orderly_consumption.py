@@ -8,8 +8,12 @@ RemoteBrokerOffsetStore.
 Checked at every tick: a queue is consumed only by the holder of its broker lock, and a message is
 consumed only after the one before it in its queue was handled (per-key order, duplicates allowed
 after a crash). At the end: every message handled, every committed offset at the queue's end.
-Without the lock check of orderly_gate, about one seed in ten fails here. POCKETMQ_SIM_SEED replays
-one seed.
+Without the lock check of orderly_gate, about one seed in ten fails here.
+
+The same model in concurrent mode (tasks finish in any order, dropped queues' results ignored,
+commits increase only) checks at-least-once: a committed offset never passes an unhandled message
+(committing the last offset + 1 instead of the smallest in flight fails every seed).
+POCKETMQ_SIM_SEED replays one seed.
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ class OrderlyConsumer:
     offsets: RemoteBrokerOffsetStore = field(init=False)
     next_pull_offset: dict[MessageQueue, int] = field(default_factory=dict)
     suspended_until: dict[MessageQueue, int] = field(default_factory=dict)
+    #: Concurrent mode: consume tasks dispatched and not finished (Java ConsumeRequest, batch of 1).
+    tasks: list[tuple[MessageQueue, ProcessQueue, MessageExt]] = field(default_factory=list)
     next_rebalance_ms: int = 0
     next_lock_all_ms: int = 0
     next_persist_ms: int = 0
@@ -113,7 +119,7 @@ class OrderlyConsumer:
             message_model=MessageModel.CLUSTERING,
             consume_type=ConsumeType.CONSUME_PASSIVELY,
             strategy=self.sim.strategy,
-            orderly=True,
+            orderly=self.sim.orderly,
         )
         self.offsets = RemoteBrokerOffsetStore(
             consumer_group=GROUP, query_offset=self._query_offset, commit_offset=self._commit_offset
@@ -136,6 +142,8 @@ class OrderlyConsumer:
     async def remove_unnecessary_queue(self, queue: MessageQueue, process_queue: ProcessQueue) -> bool:
         await self.offsets.persist(queue)
         self.offsets.remove_offset(queue)
+        if not self.sim.orderly:
+            return True
         if process_queue.has_temp_message():  # Java unlockDelay
             self.sim.pending_unlocks.append((self.sim.now() + UNLOCK_DELAY_MS, self, queue))
         else:
@@ -185,7 +193,7 @@ class OrderlyConsumer:
     def pull(self) -> None:
         now = self.sim.now()
         for queue, process_queue in self.rebalancer.process_queues.items():
-            gate = flow_control(process_queue, self.sim.flow_config, orderly=True)
+            gate = flow_control(process_queue, self.sim.flow_config, orderly=self.sim.orderly)
             if gate is not PullGate.PULL:
                 continue
             process_queue.last_pull_timestamp_ms = now
@@ -194,8 +202,28 @@ class OrderlyConsumer:
             if found:
                 process_queue.put_messages(found)
                 self.next_pull_offset[queue] = start + len(found)
+                if not self.sim.orderly:
+                    self.tasks.extend((queue, process_queue, message) for message in found)
+
+    def consume_concurrently(self) -> None:
+        # Consume tasks finish in any order; Java ignores the result of a task whose queue was
+        # dropped meanwhile, and commits the smallest offset still in flight (increase only).
+        now = self.sim.now()
+        self.sim.rng.shuffle(self.tasks)
+        finished, self.tasks = self.tasks[:6], self.tasks[6:]
+        for queue, process_queue, message in finished:
+            if process_queue.dropped:
+                continue
+            self.sim.record_consumption(self, queue, [message])
+            self.sim.handled[queue].add(message.queue_offset)  # consumed, or sent back to retry
+            offset = process_queue.remove_messages([message], now)
+            if offset >= 0 and not process_queue.dropped:
+                self.offsets.update_offset(queue, offset, increase_only=True)
 
     def consume(self) -> None:
+        if not self.sim.orderly:
+            self.consume_concurrently()
+            return
         now = self.sim.now()
         for queue, process_queue in list(self.rebalancer.process_queues.items()):
             if self.suspended_until.get(queue, 0) > now:
@@ -245,6 +273,7 @@ class OrderlyConsumer:
 class OrderlySimulation:
     seed: int
     strategy: Averagely | ConsistentHash
+    orderly: bool = True
     clock: FakeClock = field(default_factory=FakeClock)
     consumers: list[OrderlyConsumer] = field(default_factory=list)
     pending_unlocks: list[tuple[int, OrderlyConsumer, MessageQueue]] = field(default_factory=list)
@@ -305,12 +334,16 @@ class OrderlySimulation:
 
     def crash(self, consumer: OrderlyConsumer) -> None:
         consumer.alive = False
+        consumer.tasks.clear()
         self.cluster.members.discard(consumer.client_id)  # the connection closes at once
         self.notify_all()
 
     def record_consumption(
         self, consumer: OrderlyConsumer, queue: MessageQueue, batch: list[MessageExt]
     ) -> None:
+        self.consumed_count += len(batch)
+        if not self.orderly:
+            return
         assert self.cluster.holder(queue) == consumer.client_id, (
             queue,
             consumer.client_id,
@@ -324,7 +357,14 @@ class OrderlySimulation:
             assert offset == 0 or offset - 1 in self.handled[queue], (
                 f"{queue} offset {offset} consumed before {offset - 1} was handled"
             )
-        self.consumed_count += len(batch)
+
+    def check_no_loss(self) -> None:
+        """A committed offset never passes a message that was not handled (at least once)."""
+        for queue, committed in self.cluster.committed.items():
+            handled = self.handled[queue]
+            assert all(offset in handled for offset in range(committed)), (
+                f"{queue}: committed {committed} past unhandled {min(set(range(committed)) - handled)}"
+            )
 
     def step(self, events: bool) -> None:
         self.clock.advance(TICK_MS)
@@ -360,6 +400,7 @@ class OrderlySimulation:
             if now >= consumer.next_persist_ms:
                 consumer.persist()
                 consumer.next_persist_ms = now + PERSIST_INTERVAL_MS
+        self.check_no_loss()
 
     def stats(self) -> dict[str, int]:
         return {
@@ -421,8 +462,23 @@ def test_orderly_consumption_keeps_queue_order(seed: int, strategy: Averagely | 
         raise AssertionError(f"seed {seed} (replay: POCKETMQ_SIM_SEED={seed}): {error}") from error
 
 
+@pytest.mark.parametrize("seed", seeds())
+def test_concurrent_consumption_loses_nothing(seed: int) -> None:
+    simulation = OrderlySimulation(seed=seed, strategy=Averagely(), orderly=False)
+    try:
+        simulation.simulate()
+    except AssertionError as error:
+        raise AssertionError(f"seed {seed} (replay: POCKETMQ_SIM_SEED={seed}): {error}") from error
+
+
 @pytest.mark.long
 @pytest.mark.parametrize("strategy", [Averagely(), ConsistentHash()], ids=["avg", "hash"])
 def test_many_seeds(strategy: Averagely | ConsistentHash) -> None:
     for seed in range(100, 300):
         test_orderly_consumption_keeps_queue_order(seed, strategy)
+
+
+@pytest.mark.long
+def test_many_seeds_concurrent() -> None:
+    for seed in range(100, 300):
+        test_concurrent_consumption_loses_nothing(seed)
