@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Final
 
 from pocketmq.protocol.frame import FRAME_BYTES_MAX_DEFAULT
 from pocketmq.remoting.connection import Connection
 from pocketmq.remoting.router import Router
 
-__all__ = ["RemotingServer", "ConnectionCallback"]
+__all__ = ["RemotingServer", "ConnectionCallback", "CONNECTIONS_MAX_DEFAULT"]
 
 log = logging.getLogger(__name__)
 
 ConnectionCallback = Callable[[Connection], None]
+
+#: Open connections a server accepts; beyond it new ones are closed at once.
+CONNECTIONS_MAX_DEFAULT: Final = 10_000
 
 
 class RemotingServer:
@@ -35,7 +39,9 @@ class RemotingServer:
         on_connection_opened: ConnectionCallback | None = None,
         on_connection_closed: ConnectionCallback | None = None,
         backlog: int = 1024,
+        connections_max: int = CONNECTIONS_MAX_DEFAULT,
     ) -> None:
+        self._connections_max = connections_max
         self.host = host
         self._requested_port = port
         self.router = router
@@ -84,11 +90,17 @@ class RemotingServer:
         )
 
     def _opened(self, connection: Connection) -> None:
+        if len(self._connections) >= self._connections_max:
+            log.warning("refusing %s: %d connections already open", connection, len(self._connections))
+            connection.abort(f"server has {len(self._connections)} connections, the maximum")
+            return
         self._connections.add(connection)
         if self._on_connection_opened is not None:
             self._on_connection_opened(connection)
 
     def _closed(self, connection: Connection) -> None:
+        if connection not in self._connections:
+            return  # refused at once: the owner never heard of it
         self._connections.discard(connection)
         if self._on_connection_closed is not None:
             self._on_connection_closed(connection)

@@ -57,7 +57,7 @@ def test_every_family_has_headers() -> None:
 
 
 @pytest.mark.parametrize("cls", HEADER_CLASSES, ids=lambda cls: cls.__name__)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_round_trip_through_ext_fields(cls: type[WireHeader], data: st.DataObject) -> None:
     header = data.draw(_header_strategy(cls))
@@ -170,3 +170,24 @@ def test_headers_are_frozen() -> None:
     header = query.ViewMessageRequestHeader(commit_log_offset=5)
     with pytest.raises(dataclasses.FrozenInstanceError):
         header.commit_log_offset = 6  # type: ignore[misc]
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@pytest.mark.parametrize("cls", HEADER_CLASSES, ids=lambda cls: cls.__name__)
+@settings(max_examples=12, deadline=None)
+@given(data=st.data())
+def test_any_ext_fields_decode_or_raise_header_error(cls: type[WireHeader], data: st.DataObject) -> None:
+    keys = [field.metadata["java"] for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    ext = data.draw(st.dictionaries(st.sampled_from(keys), _json_values, max_size=len(keys)))
+    try:
+        cls.from_ext_fields(ext)
+    except HeaderError:
+        pass

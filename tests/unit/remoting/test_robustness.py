@@ -177,3 +177,24 @@ async def test_a_peer_that_does_not_read_is_not_buffered_without_bound(server: R
             answered += 1
     assert not connection.write_paused
     writer.close()
+
+
+async def test_connections_beyond_the_maximum_are_refused() -> None:
+    closed: list[Connection] = []
+    server = RemotingServer(
+        "127.0.0.1", 0, Router({ECHO: echo}), connections_max=2, on_connection_closed=closed.append
+    )
+    async with server:
+        clients = [RemotingClient() for _ in range(3)]
+        try:
+            for client in clients[:2]:
+                assert (
+                    await client.invoke(server.address, make_request(ECHO), 3000)
+                ).code == ResponseCode.SUCCESS
+            with pytest.raises(ConnectionClosedError):
+                await clients[2].invoke(server.address, make_request(ECHO), 3000)
+            assert len(server.connections) == 2
+            assert closed == []
+        finally:
+            for client in clients:
+                await client.close()

@@ -111,6 +111,7 @@ def wire_header(cls: _H) -> _H:
         "_as_str": _as_str,
         "parse_bool": parse_bool,
         "made": made,
+        "_INT_ERRORS": (TypeError, ValueError, OverflowError),
         "new": object.__new__,
         "str": str,
         "int": int,
@@ -137,7 +138,7 @@ def wire_header(cls: _H) -> _H:
             # Java sends strings: int() takes them (and JSON numbers) in one call.
             decode_lines.append(f"{indent}try: {local} = int(v)")
             decode_lines.append(
-                f"{indent}except (TypeError, ValueError): raise _bad(cls, {key!r}, v, 'an integer') from None"
+                f"{indent}except _INT_ERRORS: raise _bad(cls, {key!r}, v, 'an integer') from None"
             )
         else:
             decode_lines.append(f"{indent}{local} = v if v.__class__ is bool else parse_bool(v)")
