@@ -15,6 +15,7 @@ def cli() -> None:
 
 import pocketmq.cli.store  # noqa: E402, F401  (registers `pocketmq store`)
 import pocketmq.cli.standalone  # noqa: E402, F401  (registers `pocketmq standalone`)
+import pocketmq.cli.bench  # noqa: E402, F401  (registers `pocketmq bench`)
 
 
 def main() -> None:
