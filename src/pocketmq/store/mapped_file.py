@@ -14,7 +14,28 @@ from pathlib import Path
 
 from pocketmq.common.errors import CorruptionError
 
-__all__ = ["MappedFile", "offset_file_name"]
+__all__ = ["MappedFile", "offset_file_name", "create_sized_file"]
+
+
+def create_sized_file(path: Path, size: int) -> int:
+    """Create `path` at its full size, atomically: sized under a temporary name, then renamed, so
+    a crash never leaves a short file behind. Returns an open read-write descriptor."""
+    if path.exists():
+        raise FileExistsError(f"{path} exists already")
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.ftruncate(fd, size)
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError:
+            pass  # not supported by this file system: sparse is still correct
+        os.rename(temporary, path)
+    except BaseException:
+        os.close(fd)
+        temporary.unlink(missing_ok=True)
+        raise
+    return fd
 
 
 def offset_file_name(offset: int) -> str:
@@ -53,17 +74,13 @@ class MappedFile:
                 mmap.mmap(self.fd, min(length, file_size), access=mmap.ACCESS_READ) if length else None
             )
             return
-        flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0)
-        self.fd = os.open(path, flags, 0o644)
+        if create:
+            self.fd = create_sized_file(path, file_size)
+        else:
+            self.fd = os.open(path, os.O_RDWR)
         try:
             length = os.fstat(self.fd).st_size
-            if create:
-                os.ftruncate(self.fd, file_size)
-                try:
-                    os.posix_fallocate(self.fd, 0, file_size)
-                except OSError:
-                    pass  # not supported by this file system: sparse is still correct
-            elif length != file_size:
+            if length != file_size:
                 raise CorruptionError(
                     f"{path}: size {length} differs from the configured {file_size} bytes "
                     "(mappedFileSize* changed, or the file was truncated)"

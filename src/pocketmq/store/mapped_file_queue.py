@@ -37,6 +37,9 @@ class MappedFileQueue:
         """Map every segment; positions are set to 'full' until recovery says otherwise."""
         if not self.directory.is_dir():
             return
+        if not self.read_only:
+            for leftover in self.directory.glob("*.tmp"):
+                leftover.unlink()  # a segment whose creation a crash interrupted
         names = sorted(p.name for p in self.directory.iterdir() if _SEGMENT_NAME.match(p.name))
         if names and not self.read_only:
             last_path = self.directory / names[-1]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections.abc import Sequence
+from typing import Any
 
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import PocketMQError
@@ -20,16 +22,23 @@ from pocketmq.common.message_id import decode_offset_msg_id
 from pocketmq.store.checkpoint import Checkpoint, StoreCheckpoint
 from pocketmq.store.commit_log.commit_log import CommitLog
 from pocketmq.store.commit_log.record import (
+    _HOST_CACHE,
+    END_FILE_MIN_BLANK_BYTES,
     MAX_PROPERTIES_BYTES,
     MAX_TOPIC_BYTES,
+    MESSAGE_MAGIC,
+    RECORD_FIXED_V4,
     decode_record,
+    host_bytes,
     read_store_timestamp,
     record_properties,
+    record_size,
 )
 from pocketmq.store.config import FlushDiskType, StoreConfig
 from pocketmq.store.consume_queue.consume_queue import ConsumeQueue
 from pocketmq.store.consume_queue.unit import BLANK_UNIT_SIZE, CQ_UNIT_BYTES
 from pocketmq.store.dispatch import (
+    _TAGS_CACHE,
     SCHEDULE_TOPIC,
     ConsumeQueueTable,
     Dispatcher,
@@ -63,6 +72,9 @@ _KEYS = MessageConst.KEYS
 _UNIQ_KEY = MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX
 _DELAY = MessageConst.DELAY_TIME_LEVEL
 _WAIT = MessageConst.WAIT_STORE_MSG_OK
+_FIXED_V4 = RECORD_FIXED_V4
+_TAGS_CODES = _TAGS_CACHE
+_crc32 = zlib.crc32
 
 
 def _total_memory_bytes() -> int:
@@ -108,6 +120,16 @@ class MessageStore:
         self._memory_bytes = _total_memory_bytes() * config.access_message_in_memory_max_ratio // 100
         self._sync_flush = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
         self._topic_bytes: dict[str, bytes] = {}
+        # Hot-path state (see append_message).
+        self._topic_tails: dict[str, bytes] = {}
+        self._queue_cache: dict[tuple[str, int], ConsumeQueue] = {}
+        self._max_body_bytes = config.max_message_bytes
+        self._max_record_bytes = config.commit_log_file_bytes - END_FILE_MIN_BLANK_BYTES
+        self._schedule_delayed = config.schedule_delayed_messages
+        self._store_ip = host_bytes(self.store_host[0])
+        self._store_port = self.store_host[1]
+        self._fast_path_open = False
+        self._now_ms = clock.now_ms
         self._flush: FlushService | None = None
         self._allocate: AllocateService | None = None
         self._cleanup: CleanupService | None = None
@@ -155,6 +177,7 @@ class MessageStore:
         self.recovery_report = report
         self._opened = True
         self._accepting = not self.read_only
+        self._fast_path_open = self._accepting and len(self._store_ip) == 4
         log.info(
             "store %s opened (%s): CommitLog [%d, %d), %d queues, recovery %s",
             root,
@@ -202,6 +225,7 @@ class MessageStore:
     async def shutdown(self) -> None:
         """Stop the services, flush everything, write the checkpoint, remove `abort`, unlock."""
         self._accepting = False
+        self._fast_path_open = False
         if self._cleanup is not None:
             await self._cleanup.stop()
         if self._allocate is not None:
@@ -236,6 +260,8 @@ class MessageStore:
     def close(self) -> None:
         """Unmap everything and release the lock (no flush: see shutdown)."""
         self._accepting = False
+        self._fast_path_open = False
+        self._queue_cache.clear()
         self.commit_log.close()
         self.consume_queues.close()
         if self.index is not None:
@@ -307,23 +333,108 @@ class MessageStore:
         self, message: MessageExt, *, properties_string: str | None = None
     ) -> PutMessageResult:
         """Append and dispatch one message now, without waiting for a flush. The message is not
-        modified; `properties_string` (the wire form) saves re-encoding the properties."""
+        modified; `properties_string` (the wire form) saves re-encoding the properties.
+
+        The common case (IPv4 hosts, not delayed, not a prepared/rolled-back transaction, a known
+        topic) is written by the straight-line code below: it is the hot path, profiled, and kept
+        free of calls; everything else goes through `_append_general`, which is equivalent."""
+        properties = message.properties
+        body = message.body
+        topic = message.topic
+        topic_tail = self._topic_tails.get(topic)
+        born_host = message.born_host
+        born_ip = _HOST_CACHE.get(born_host[0])
+        sys_flag = message.sys_flag
+        if (
+            topic_tail is None
+            or born_ip is None
+            or len(born_ip) != 4
+            or sys_flag & 0x4  # prepared or rolled back: no queue offset, no unit
+            or len(body) > self._max_body_bytes
+            or (_DELAY in properties and self._schedule_delayed)
+            or not self._fast_path_open
+        ):
+            return self._append_general(message, properties_string)
+        if properties_string is None:
+            properties_string = properties_to_string(properties)
+        properties_bytes = properties_string.encode()
+        properties_length = len(properties_bytes)
+        body_length = len(body)
+        total = 90 + body_length + len(topic_tail) + properties_length  # record_size() for IPv4 hosts
+        if properties_length > MAX_PROPERTIES_BYTES or total > self._max_record_bytes:
+            return self._append_general(message, properties_string)
+        commit_log = self.commit_log
+        mapped = commit_log._last
+        if mapped is None or mapped.file_size - mapped.wrote_position < total + END_FILE_MIN_BLANK_BYTES:
+            mapped = commit_log._writable(total)
+        position = mapped.wrote_position
+        offset = mapped.file_from_offset + position
+        queue_id = message.queue_id
+        key = (topic, queue_id)
+        queue_offsets = commit_log.queue_offsets
+        queue_offset = queue_offsets.get(key, 0)
+        queue_offsets[key] = queue_offset + 1
+        now = self._now_ms()
+        mm: Any = mapped.mm
+        _FIXED_V4.pack_into(
+            mm, position, total, MESSAGE_MAGIC, _crc32(body) & 0x7FFFFFFF, queue_id, message.flag,
+            queue_offset, offset, sys_flag, message.born_timestamp, born_ip, born_host[1], now,
+            self._store_ip, self._store_port, message.reconsume_times,
+            message.prepared_transaction_offset, body_length,
+        )  # fmt: skip
+        p = position + 88
+        mm[p : p + body_length] = body
+        p += body_length
+        end = position + total
+        mm[p:end] = topic_tail + properties_length.to_bytes(2, "big") + properties_bytes
+        mapped.wrote_position = end
+        commit_log.last_store_timestamp = now
+        # Dispatch (Java reput): ConsumeQueue unit, index entries, arrival notification.
+        tags = properties.get(_TAGS)
+        if tags:
+            tags_code = _TAGS_CODES.get(tags)
+            if tags_code is None:
+                tags_code = tags_hash(tags)
+        else:
+            tags_code = 0
+        queue = self._queue_cache.get(key)
+        if queue is None:
+            queue = self._queue_cache[key] = self.consume_queues.find_or_create(topic, queue_id)
+        queue.put(queue_offset, offset, total, tags_code)
+        index = self.index
+        if index is not None:
+            uniq_key = properties.get(_UNIQ_KEY)
+            keys = properties.get(_KEYS)
+            if uniq_key or keys:
+                index.build_index(topic, keys, uniq_key, offset, now, sys_flag)
+        dispatcher = self.dispatcher
+        dispatcher.last_store_timestamp = now
+        dispatcher.dispatched_end = offset + total
+        if dispatcher.listeners:
+            for listener in dispatcher.listeners:
+                listener(topic, queue_id, queue_offset + 1)
+        return PutMessageResult(PutMessageStatus.PUT_OK, offset, total, queue_offset, now, 1, self.store_host)
+
+    def _append_general(self, message: MessageExt, properties_string: str | None) -> PutMessageResult:
         prepared = self._prepare(message, properties_string)
         if isinstance(prepared, PutMessageResult):
             return prepared
         topic, queue_id, properties, topic_bytes, properties_bytes = prepared
         if (
-            len(properties_bytes) + len(message.body) + len(topic_bytes) + 200
-            > self.config.commit_log_file_bytes
+            record_size(len(message.body), len(topic_bytes), len(properties_bytes), 0x30)
+            > self._max_record_bytes
         ):
             return self._refuse(
                 PutMessageStatus.MESSAGE_ILLEGAL, "the record does not fit in one CommitLog segment"
             )
+        if topic not in self._topic_tails and len(self._topic_tails) < 100_000:
+            self._topic_tails[topic] = bytes([len(topic_bytes)]) + topic_bytes
+        host_bytes(message.born_host[0])  # warms the host cache for the fast path
         now = self.clock.now_ms()
         outcome = self.commit_log.append(message, topic, topic_bytes, queue_id, properties_bytes, now)
         tags = properties.get(_TAGS)
         tags_code = tags_hash(tags) if tags else 0
-        if topic is SCHEDULE_TOPIC or topic == SCHEDULE_TOPIC:
+        if topic == SCHEDULE_TOPIC:
             tags_code = self._delivery_time(properties, now, tags_code)
         self.dispatcher.dispatch(
             topic,
@@ -703,6 +814,7 @@ class MessageStore:
         removed = 0
         for key in [key for key in self.consume_queues.queues if key[0] in topics]:
             queue = self.consume_queues.queues.pop(key)
+            self._queue_cache.pop(key, None)
             queue.destroy()
             self.commit_log.queue_offsets.pop(key, None)
             removed += 1

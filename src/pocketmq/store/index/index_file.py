@@ -18,10 +18,14 @@ from pocketmq.store.index.layout import (
     INDEX_HEADER_BYTES,
     SLOT,
 )
+from pocketmq.store.mapped_file import create_sized_file
 
 __all__ = ["IndexFile"]
 
 _INT_MAX = 0x7FFFFFFF
+_unpack_slot = SLOT.unpack_from
+_pack_slot = SLOT.pack_into
+_pack_entry = INDEX_ENTRY.pack_into
 
 
 class IndexFile:
@@ -47,11 +51,9 @@ class IndexFile:
             length = os.fstat(self.fd).st_size
             self.mm = mmap.mmap(self.fd, min(length, self.file_size), access=mmap.ACCESS_READ)
         else:
-            self.fd = os.open(path, os.O_RDWR | (os.O_CREAT | os.O_EXCL if create else 0), 0o644)
+            self.fd = create_sized_file(path, self.file_size) if create else os.open(path, os.O_RDWR)
             length = os.fstat(self.fd).st_size
-            if create:
-                os.ftruncate(self.fd, self.file_size)
-            elif length != self.file_size:
+            if length != self.file_size:
                 os.close(self.fd)
                 raise CorruptionError(
                     f"{path}: size {length} differs from the configured index size {self.file_size} "
@@ -70,6 +72,8 @@ class IndexFile:
         ) = INDEX_HEADER.unpack_from(self.mm, 0)
         if self.index_count <= 0:
             self.index_count = 1
+        if not read_only and not create:
+            self._recount()
         if create:
             if previous_end_phy_offset > 0:
                 self.begin_phy_offset = self.end_phy_offset = previous_end_phy_offset
@@ -77,6 +81,27 @@ class IndexFile:
                 self.begin_timestamp = self.end_timestamp = previous_end_timestamp
             self._write_header()
         self.flushed = True
+
+    def _recount(self) -> None:
+        """The header is written at flush time, so after a crash entries may follow its
+        index_count: count them back in (their slots already point at them)."""
+        count = self.index_count
+        while count < self.entry_count:
+            key_hash, phy_offset, time_diff, prev = self.entry(count)
+            if key_hash == 0 and phy_offset == 0 and time_diff == 0 and prev == 0:
+                break
+            count += 1
+        if count > self.index_count:
+            _, phy_offset, time_diff, _ = self.entry(count - 1)
+            if self.index_count <= 1:
+                _, self.begin_phy_offset, _, _ = self.entry(1)
+            self.index_count = count
+            self.end_phy_offset = phy_offset
+            self.end_timestamp = max(self.end_timestamp, self.begin_timestamp + time_diff * 1000)
+            self.hash_slot_count = sum(
+                1 for (slot,) in SLOT.iter_unpack(self.mm[INDEX_HEADER_BYTES : self._entries_at]) if slot > 0
+            )
+            self._write_header()
 
     def _write_header(self) -> None:
         INDEX_HEADER.pack_into(
@@ -90,40 +115,32 @@ class IndexFile:
 
     def put_key(self, key_hash: int, phy_offset: int, store_timestamp: int) -> bool:
         """Add one entry; False when the file is full. Java IndexFile#putKey."""
-        if self.index_count >= self.entry_count:
+        index = self.index_count
+        if index >= self.entry_count:
             return False
         mm = self.mm
         slot_at = INDEX_HEADER_BYTES + (key_hash % self.slot_count) * 4
-        (slot_value,) = SLOT.unpack_from(mm, slot_at)
-        if slot_value <= 0 or slot_value > self.index_count:
+        slot_value = _unpack_slot(mm, slot_at)[0]
+        if slot_value <= 0 or slot_value > index:
             slot_value = 0
-        if self.begin_timestamp <= 0:
+            self.hash_slot_count += 1
+        begin = self.begin_timestamp
+        if begin <= 0 or store_timestamp < begin:
             time_diff = 0
         else:
-            time_diff = (
-                (store_timestamp - self.begin_timestamp) // 1000
-                if store_timestamp >= self.begin_timestamp
-                else 0
-            )
+            time_diff = (store_timestamp - begin) // 1000
             time_diff = min(time_diff, _INT_MAX)
-        index = self.index_count
-        INDEX_ENTRY.pack_into(
+        _pack_entry(
             mm, self._entries_at + index * INDEX_ENTRY_BYTES, key_hash, phy_offset, time_diff, slot_value
         )
-        SLOT.pack_into(mm, slot_at, index)
+        _pack_slot(mm, slot_at, index)
         if index <= 1:
             self.begin_phy_offset = phy_offset
             self.begin_timestamp = store_timestamp
-        if slot_value == 0:
-            self.hash_slot_count += 1
         self.index_count = index + 1
         self.end_phy_offset = phy_offset
         self.end_timestamp = store_timestamp
-        INDEX_HEADER.pack_into(
-            mm, 0, self.begin_timestamp, store_timestamp, self.begin_phy_offset, phy_offset,
-            self.hash_slot_count, index + 1,
-        )  # fmt: skip
-        self.flushed = False
+        self.flushed = False  # the header is written at flush/close (readers treat it as a hint)
         return True
 
     def is_time_matched(self, begin: int, end: int) -> bool:
@@ -195,12 +212,15 @@ class IndexFile:
         return dropped
 
     def flush(self) -> None:
-        """Blocking: fdatasync the file (worker thread)."""
+        """Blocking: write the header and fdatasync the file (worker thread)."""
         if not self.read_only:
+            self._write_header()
             os.fdatasync(self.fd)
         self.flushed = True
 
     def close(self) -> None:
+        if not self.mm.closed and not self.read_only:
+            self._write_header()
         if not self.mm.closed:
             self.mm.close()
         if self.fd >= 0:

@@ -8,16 +8,25 @@ creation time, `yyyyMMddHHmmssSSS`.
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 import re
 from pathlib import Path
 
 from pocketmq.common.clock import Clock
-from pocketmq.common.sysflag import TRANSACTION_ROLLBACK_TYPE, transaction_value
+from pocketmq.common.sysflag import TRANSACTION_ROLLBACK_TYPE
 from pocketmq.store.index.index_file import IndexFile
-from pocketmq.store.index.layout import index_key_hash
+from pocketmq.store.index.layout import (
+    _POW31,
+    _POWERS_BY_LENGTH,
+    index_key_hash,
+    index_key_hash_with_prefix,
+    unsigned_hash,
+)
 
 __all__ = ["IndexService"]
 
+_TRANSACTION_MASK = 0xC
+_mul = operator.mul
 _INDEX_NAME = re.compile(r"^\d{17}$")
 
 
@@ -36,10 +45,14 @@ class IndexService:
         self.clock = clock
         self.read_only = read_only
         self.files: list[IndexFile] = []
+        self._prefix_hashes: dict[str, int] = {}
 
     def load(self) -> None:
         if not self.directory.is_dir():
             return
+        if not self.read_only:
+            for leftover in self.directory.glob("*.tmp"):
+                leftover.unlink()
         for name in sorted(p.name for p in self.directory.iterdir() if _INDEX_NAME.match(p.name)):
             self.files.append(
                 IndexFile(self.directory / name, self.slot_count, self.entry_count, read_only=self.read_only)
@@ -83,21 +96,33 @@ class IndexService:
         sys_flag: int,
     ) -> None:
         """Index one message (idempotent for replays: offsets below the last indexed are skipped)."""
-        if transaction_value(sys_flag) == TRANSACTION_ROLLBACK_TYPE:
+        if sys_flag & _TRANSACTION_MASK == TRANSACTION_ROLLBACK_TYPE:
             return
         files = self.files
         if files and commit_log_offset < files[-1].end_phy_offset:
             return
         index_file = files[-1] if files and not files[-1].is_full else self._writable()
-        if uniq_key and not index_file.put_key(
-            index_key_hash(f"{topic}#{uniq_key}"), commit_log_offset, store_timestamp
-        ):
-            index_file = self._writable()
-            index_file.put_key(index_key_hash(f"{topic}#{uniq_key}"), commit_log_offset, store_timestamp)
+        prefix = self._prefix_hashes.get(topic)
+        if prefix is None:
+            prefix = self._prefix_hashes[topic] = unsigned_hash(f"{topic}#")
+        if uniq_key:
+            n = len(uniq_key)
+            if n <= 128 and uniq_key.isascii():
+                # index_key_hash_with_prefix, inlined: this runs for nearly every message.
+                h = (
+                    prefix * _POW31[n] + sum(map(_mul, uniq_key.encode(), _POWERS_BY_LENGTH[n]))
+                ) & 0xFFFFFFFF
+                if h & 0x80000000:
+                    h = 0 if h == 0x80000000 else 0x100000000 - h
+            else:
+                h = index_key_hash_with_prefix(prefix, uniq_key)
+            if not index_file.put_key(h, commit_log_offset, store_timestamp):
+                index_file = self._writable()
+                index_file.put_key(h, commit_log_offset, store_timestamp)
         if keys:
             for key in keys.split(" "):
                 if key:
-                    key_hash = index_key_hash(f"{topic}#{key}")
+                    key_hash = index_key_hash_with_prefix(prefix, key)
                     if not index_file.put_key(key_hash, commit_log_offset, store_timestamp):
                         index_file = self._writable()
                         index_file.put_key(key_hash, commit_log_offset, store_timestamp)

@@ -18,6 +18,8 @@ __all__ = [
     "INDEX_ENTRY_BYTES",
     "fast_java_string_hash",
     "index_key_hash",
+    "index_key_hash_with_prefix",
+    "unsigned_hash",
 ]
 
 INDEX_HEADER = struct.Struct(
@@ -61,6 +63,41 @@ def fast_java_string_hash(text: str) -> int:
         for unit in units:
             h = (h * 31 + unit) & _MASK
     return int(h - (1 << 32) if h & 0x80000000 else h)
+
+
+_POW31 = [pow(31, n, 1 << 32) for n in range(_MAX_FAST + 1)]
+_POWERS_BY_LENGTH = [tuple(_POWERS[_MAX_FAST - n :]) for n in range(129)]
+
+
+def unsigned_hash(text: str) -> int:
+    """String.hashCode() as an unsigned 32-bit value (ASCII fast path)."""
+    if text.isascii():
+        data = text.encode("ascii")
+        n = len(data)
+        if n <= 128:
+            return int(sum(map(operator.mul, data, _POWERS_BY_LENGTH[n])) & _MASK)
+    return fast_java_string_hash(text) & _MASK
+
+
+def index_key_hash_with_prefix(prefix_hash: int, key: str) -> int:
+    """index_key_hash(prefix + key) from the unsigned hash of `prefix` (e.g. "topic#"), which the
+    index caches per topic: h(a + b) = h(a) * 31**len(b) + h(b) (mod 2**32)."""
+    if not key.isascii() or len(key) > _MAX_FAST:
+        return 0 if prefix_hash < 0 else _abs_signed(unsigned_hash_concat(prefix_hash, key))
+    h = (prefix_hash * _POW31[len(key)] + unsigned_hash(key)) & _MASK
+    return _abs_signed(h)
+
+
+def unsigned_hash_concat(prefix_hash: int, key: str) -> int:
+    units = len(key.encode("utf-16-be")) // 2
+    return (prefix_hash * pow(31, units, 1 << 32) + (fast_java_string_hash(key) & _MASK)) & _MASK
+
+
+def _abs_signed(h: int) -> int:
+    if h & 0x80000000:
+        h -= 1 << 32
+        return 0 if h == -(1 << 31) else -h
+    return h
 
 
 def index_key_hash(key: str) -> int:

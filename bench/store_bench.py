@@ -1,0 +1,173 @@
+"""Store benchmark: puts/s (128 B and 1 KiB bodies, ASYNC_FLUSH and SYNC_FLUSH) and reads/s, each
+next to a baseline measured in the same run on the same disk:
+
+- ASYNC puts vs plain `os.write` of the same record bytes, one call per message;
+- SYNC puts (64 concurrent producers, group commit) vs `os.write` + `fdatasync` per batch of 64;
+- reads (get_message, 32 per pull) vs `os.pread` of the same records.
+
+Usage: python bench/store_bench.py [--count N] [--dir DIR]. Figures are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pocketmq.common.clock import perf_counter_s
+from pocketmq.common.message import MessageExt
+from pocketmq.common.message_id import UniqIdGenerator
+from pocketmq.store.commit_log.record import encode_record
+from pocketmq.store.config import FlushDiskType, StoreConfig
+from pocketmq.store.message_store import MessageStore
+
+MiB = 1 << 20
+SYNC_PRODUCERS = 64
+
+
+def make_messages(count: int, body_bytes: int) -> list[MessageExt]:
+    ids = UniqIdGenerator("10.0.0.7")
+    body = b"x" * body_bytes
+    return [
+        MessageExt(
+            topic="BenchTopic",
+            body=body,
+            queue_id=i % 8,
+            properties={"UNIQ_KEY": ids.next_id(), "TAGS": "TagA", "WAIT": "true"},
+            born_timestamp=1_800_000_000_000,
+            born_host=("10.0.0.7", 50000),
+        )
+        for i in range(count)
+    ]
+
+
+def config(root: Path, flush: FlushDiskType) -> StoreConfig:
+    return StoreConfig(
+        store_root_dir=root,
+        commit_log_file_bytes=256 * MiB,
+        flush_disk_type=flush,
+        index_hash_slot_count=500_000,
+        index_entry_count=2_000_000,
+    )
+
+
+def baseline_write(directory: Path, records: list[bytes], batch_fsync: int = 0) -> float:
+    path = directory / "baseline"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.posix_fallocate(fd, 0, sum(map(len, records)) + 4096)
+    start = perf_counter_s()
+    write = os.write
+    if batch_fsync:
+        for i, record in enumerate(records, 1):
+            write(fd, record)
+            if i % batch_fsync == 0:
+                os.fdatasync(fd)
+        os.fdatasync(fd)
+    else:
+        for record in records:
+            write(fd, record)
+    elapsed = perf_counter_s() - start
+    os.close(fd)
+    path.unlink()
+    return len(records) / elapsed
+
+
+def baseline_read(directory: Path, records: list[bytes]) -> float:
+    path = directory / "baseline-read"
+    path.write_bytes(b"".join(records))
+    fd = os.open(path, os.O_RDONLY)
+    spans = []
+    position = 0
+    for record in records:
+        spans.append((position, len(record)))
+        position += len(record)
+    start = perf_counter_s()
+    pread = os.pread
+    for offset, size in spans:
+        pread(fd, size, offset)
+    elapsed = perf_counter_s() - start
+    os.close(fd)
+    path.unlink()
+    return len(records) / elapsed
+
+
+async def bench_async(root: Path, messages: list[MessageExt]) -> tuple[float, float, MessageStore]:
+    store = MessageStore(config(root, FlushDiskType.ASYNC_FLUSH))
+    store.open()
+    await store.start()
+    put = store.put_message
+    start = perf_counter_s()
+    for message in messages:
+        await put(message)
+    put_rate = len(messages) / (perf_counter_s() - start)
+    # reads: pull every queue from the start, 32 per pull
+    start = perf_counter_s()
+    read = 0
+    for queue_id in range(8):
+        offset = 0
+        while True:
+            got = store.get_message("G", "BenchTopic", queue_id, offset, 32)
+            if not got.messages:
+                break
+            read += got.message_count
+            offset = got.next_begin_offset
+    read_rate = read / (perf_counter_s() - start)
+    return put_rate, read_rate, store
+
+
+async def bench_sync(root: Path, messages: list[MessageExt]) -> float:
+    store = MessageStore(config(root, FlushDiskType.SYNC_FLUSH))
+    store.open()
+    await store.start()
+    chunks = [messages[i::SYNC_PRODUCERS] for i in range(SYNC_PRODUCERS)]
+
+    async def producer(chunk: list[MessageExt]) -> None:
+        for message in chunk:
+            result = await store.put_message(message)
+            assert result.ok, result
+
+    start = perf_counter_s()
+    await asyncio.gather(*(producer(chunk) for chunk in chunks))
+    rate = len(messages) / (perf_counter_s() - start)
+    await store.shutdown()
+    return rate
+
+
+async def run(directory: Path, count: int) -> list[tuple[str, float, float]]:
+    rows = []
+    for body_bytes in (128, 1024):
+        messages = make_messages(count, body_bytes)
+        records = [encode_record(m) for m in messages]
+        base = baseline_write(directory, records)
+        put_rate, read_rate, store = await bench_async(directory / f"async-{body_bytes}", messages)
+        await store.shutdown()
+        rows.append((f"put ASYNC_FLUSH {body_bytes} B", put_rate, base))
+        read_base = baseline_read(directory, records)
+        rows.append((f"read (get_message x32) {body_bytes} B", read_rate, read_base))
+        sync_count = max(count // 10, SYNC_PRODUCERS)
+        sync_base = baseline_write(directory, records[:sync_count], batch_fsync=SYNC_PRODUCERS)
+        sync_rate = await bench_sync(directory / f"sync-{body_bytes}", messages[:sync_count])
+        rows.append((f"put SYNC_FLUSH {body_bytes} B ({SYNC_PRODUCERS} producers)", sync_rate, sync_base))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=200_000, help="messages per ASYNC run (SYNC: a tenth)")
+    parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temp dir)")
+    args = parser.parse_args()
+    directory = Path(tempfile.mkdtemp(prefix="store-bench-", dir=args.dir))
+    try:
+        rows = asyncio.run(run(directory, args.count))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    print(f"{'case':<44} {'pocketmq/s':>12} {'baseline/s':>12} {'ratio':>7}")
+    for name, rate, base in rows:
+        print(f"{name:<44} {rate:>12,.0f} {base:>12,.0f} {rate / base:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
