@@ -4,6 +4,7 @@ polling, offsets, topic auto-creation, permissions, heartbeats and consumer noti
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 from pocketmq.common.errors import RequestTimeoutError
@@ -26,7 +27,7 @@ from tests.integration.test_broker_helpers import (
 )
 from tests.support.cluster import Cluster
 
-cluster = cluster_fixture("broker-send-pull")
+cluster = cluster_fixture("broker-send-pull", enablePropertyFilter="true")
 
 
 async def test_send_then_pull_back_byte_identical_records(cluster: Cluster) -> None:
@@ -426,3 +427,52 @@ async def test_connection_to_a_dead_peer_does_not_hang(cluster: Cluster) -> None
         assert (
             await send(client, cluster.broker_address, "ClosedPullTopic", b"ok")
         ).code == ResponseCode.SUCCESS
+
+
+async def test_orderly_locks(cluster: Cluster) -> None:
+    address = cluster.broker_address
+    queue = {"brokerName": "broker-a", "queueId": 0, "topic": "LockTopic"}
+
+    def lock_request(code: int, client_id: str) -> RemotingCommand:
+        body = {"clientId": client_id, "consumerGroup": "LockGroup", "mqSet": [queue]}
+        return make_request(code, None, json.dumps(body).encode())
+
+    async with RemotingClient() as client:
+        first = await client.invoke(address, lock_request(RequestCode.LOCK_BATCH_MQ, "c1"), TIMEOUT_MS)
+        assert json.loads(first.body or b"{}")["lockOKMQSet"] == [queue]
+        second = await client.invoke(address, lock_request(RequestCode.LOCK_BATCH_MQ, "c2"), TIMEOUT_MS)
+        assert json.loads(second.body or b"{}")["lockOKMQSet"] == []
+        unlocked = await client.invoke(address, lock_request(RequestCode.UNLOCK_BATCH_MQ, "c1"), TIMEOUT_MS)
+        assert unlocked.code == ResponseCode.SUCCESS
+        third = await client.invoke(address, lock_request(RequestCode.LOCK_BATCH_MQ, "c2"), TIMEOUT_MS)
+        assert json.loads(third.body or b"{}")["lockOKMQSet"] == [queue]
+
+
+async def test_sql92_subscriptions(cluster: Cluster) -> None:
+    address = cluster.broker_address
+
+    def check(expression: str) -> RemotingCommand:
+        body = {
+            "clientId": "c",
+            "group": "SqlGroup",
+            "subscriptionData": {"topic": "SqlTopic", "subString": expression, "expressionType": "SQL92"},
+        }
+        return make_request(RequestCode.CHECK_CLIENT_CONFIG, None, json.dumps(body).encode())
+
+    async with RemotingClient() as client:
+        await create_topic(client, address, "SqlTopic")
+        assert (await client.invoke(address, check("a > 5"), TIMEOUT_MS)).code == ResponseCode.SUCCESS
+        bad = await client.invoke(address, check("a >>> 5 AND"), TIMEOUT_MS)
+        assert bad.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED
+        for value in (3, 7, 9):
+            await send(client, address, "SqlTopic", f"a={value}".encode(), properties={"a": str(value)})
+        pulled = await pull(client, address, "SqlTopic", 0, 0, subscription="a > 5", expression_type="SQL92")
+        assert [m.body for m in decode(pulled)] == [b"a=7", b"a=9"]
+        broken = await pull(client, address, "SqlTopic", 0, 0, subscription="a >>>", expression_type="SQL92")
+        assert broken.code == ResponseCode.SUBSCRIPTION_PARSE_FAILED
+        who = await client.invoke(
+            address,
+            make_request(RequestCode.QUERY_TOPIC_CONSUME_BY_WHO, {"topic": "OffsetTopic"}),
+            TIMEOUT_MS,
+        )
+        assert who.code == ResponseCode.SUCCESS

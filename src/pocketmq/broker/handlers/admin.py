@@ -10,7 +10,7 @@ Changes to topics persist topics.json soon and register with the name servers at
 from __future__ import annotations
 
 import shutil
-from typing import Any, Final
+from typing import Final
 
 from pocketmq.broker.handlers.context import BrokerContext
 from pocketmq.broker.subscription_groups import SubscriptionGroupConfig
@@ -25,7 +25,8 @@ from pocketmq.common.topic import (
     validate_topic,
 )
 from pocketmq.protocol import fastjson
-from pocketmq.protocol.bodies.base import BodyError, message_queue_to_json
+from pocketmq.protocol.bodies.admin import GroupList, TopicOffset, TopicStatsTable
+from pocketmq.protocol.bodies.base import BodyError
 from pocketmq.protocol.bodies.consumer import (
     ClientConnection,
     ConsumerConnection,
@@ -45,6 +46,7 @@ from pocketmq.protocol.headers.admin import (
 from pocketmq.protocol.headers.consumer import (
     GetConsumerConnectionListRequestHeader,
     GetConsumeStatsRequestHeader,
+    QueryTopicConsumeByWhoRequestHeader,
 )
 from pocketmq.remoting import Connection, Handler
 
@@ -85,6 +87,7 @@ class AdminHandlers:
             RequestCode.GET_PRODUCER_CONNECTION_LIST: self.get_producer_connection_list,
             RequestCode.GET_BROKER_CONFIG: self.get_broker_config,
             RequestCode.GET_ALL_CONSUMER_OFFSET: self.get_all_consumer_offset,
+            RequestCode.QUERY_TOPIC_CONSUME_BY_WHO: self.query_topic_consume_by_who,
         }
 
     async def _persisted(self) -> None:
@@ -263,25 +266,15 @@ class AdminHandlers:
             return make_response(request, ResponseCode.TOPIC_NOT_EXIST, f"topic[{topic}] not exist")
         store = context.store
         broker_name = context.config.broker_name
-        pairs: list[tuple[Any, Any]] = []
+        offsets: dict[MessageQueue, TopicOffset] = {}
         for queue_id in range(topic_config.write_queue_nums):
             max_offset = max(store.get_max_offset_in_queue(topic, queue_id), 0)
             min_offset = max(store.get_min_offset_in_queue(topic, queue_id), 0)
-            last_update = (
-                store.get_message_store_timestamp(topic, queue_id, max_offset - 1) if max_offset else 0
+            last = store.get_message_store_timestamp(topic, queue_id, max_offset - 1) if max_offset else 0
+            offsets[MessageQueue(topic, broker_name, queue_id)] = TopicOffset(
+                min_offset=min_offset, max_offset=max_offset, last_update_timestamp=max(last, 0)
             )
-            queue = MessageQueue(topic, broker_name, queue_id)
-            pairs.append(
-                (
-                    message_queue_to_json(queue),
-                    {
-                        "lastUpdateTimestamp": max(last_update, 0),
-                        "maxOffset": max_offset,
-                        "minOffset": min_offset,
-                    },
-                )
-            )
-        body = fastjson.dumps({"offsetTable": fastjson.object_key_map(pairs)})
+        body = TopicStatsTable(offsets=offsets).encode()
         return make_response(request, ResponseCode.SUCCESS, None, None, body)
 
     def get_consume_stats(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
@@ -373,4 +366,14 @@ class AdminHandlers:
 
     def get_all_consumer_offset(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
         body = fastjson.dumps(self._context.offsets.to_json())
+        return make_response(request, ResponseCode.SUCCESS, None, None, body)
+
+    def query_topic_consume_by_who(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        """Java AdminBrokerProcessor#queryTopicConsumeByWho: online groups subscribed to the topic
+        and groups with stored offsets for it."""
+        header = QueryTopicConsumeByWhoRequestHeader.from_ext_fields(request.ext_fields)
+        context = self._context
+        groups = set(context.consumers.groups_of_topic(header.topic))
+        groups |= context.offsets.which_group_by_topic(header.topic)
+        body = GroupList(groups=tuple(sorted(groups))).encode()
         return make_response(request, ResponseCode.SUCCESS, None, None, body)

@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from pocketmq.broker.consumers import ClientChannelInfo
+from pocketmq.broker.filter import Sql92Error
+from pocketmq.broker.filter.consumer_filters import compile_filter
 from pocketmq.broker.handlers.context import BrokerContext
+from pocketmq.common.filter_expression import is_tag_type
 from pocketmq.common.topic import PERM_READ, PERM_WRITE, retry_topic
+from pocketmq.protocol import fastjson
 from pocketmq.protocol.bodies.base import BodyError
 from pocketmq.protocol.bodies.heartbeat import HeartbeatData
 from pocketmq.protocol.codes import LanguageCode, RequestCode, ResponseCode
@@ -55,6 +59,7 @@ class ClientManageHandlers:
         return {
             RequestCode.HEART_BEAT: self.heart_beat,
             RequestCode.UNREGISTER_CLIENT: self.unregister_client,
+            RequestCode.CHECK_CLIENT_CONFIG: self.check_client_config,
         }
 
     def heart_beat(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
@@ -131,6 +136,31 @@ class ClientManageHandlers:
             if remaining is not None:
                 self._after_consumer_left(group, remaining)
         return make_response(request, ResponseCode.SUCCESS, None, {})
+
+    def check_client_config(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        """Java ClientManageProcessor#checkClientConfig: a consumer with an SQL92 subscription asks
+        whether this broker accepts it before it starts."""
+        try:
+            data = fastjson.loads(request.body or b"{}")
+        except ValueError as error:
+            return make_response(request, ResponseCode.SYSTEM_ERROR, f"malformed body: {error}")
+        subscription = data.get("subscriptionData") if isinstance(data, dict) else None
+        if not isinstance(subscription, dict):
+            return make_response(request, ResponseCode.SUCCESS)
+        expression_type = subscription.get("expressionType")
+        if is_tag_type(expression_type):
+            return make_response(request, ResponseCode.SUCCESS)
+        if not self._context.config.enable_property_filter:
+            return make_response(
+                request,
+                ResponseCode.SYSTEM_ERROR,
+                f"The broker does not support consumer to filter message by {expression_type}",
+            )
+        try:
+            compile_filter(subscription.get("subString"), expression_type)
+        except Sql92Error as error:
+            return make_response(request, ResponseCode.SUBSCRIPTION_PARSE_FAILED, str(error))
+        return make_response(request, ResponseCode.SUCCESS)
 
     def _after_consumer_left(self, group: str, remaining: list[Hashable]) -> None:
         context = self._context

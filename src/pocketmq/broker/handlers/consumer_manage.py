@@ -1,6 +1,8 @@
-"""Consumer handlers: QUERY_CONSUMER_OFFSET, UPDATE_CONSUMER_OFFSET, GET_CONSUMER_LIST_BY_GROUP.
+"""Consumer handlers: QUERY_CONSUMER_OFFSET, UPDATE_CONSUMER_OFFSET, GET_CONSUMER_LIST_BY_GROUP,
+and the orderly consumers' LOCK_BATCH_MQ / UNLOCK_BATCH_MQ.
 
-Java: ConsumerManageProcessor. UPDATE_CONSUMER_OFFSET arrives oneway from Java clients and two-way
+Java: ConsumerManageProcessor, AdminBrokerProcessor#lockBatchMQ / #unlockBatchMQ.
+UPDATE_CONSUMER_OFFSET arrives oneway from Java clients and two-way
 from the C++ client: the router drops the answer of a oneway request. QUERY_CONSUMER_OFFSET applies
 the new-group rule of PROTOCOL.md for a group with no stored offset.
 """
@@ -8,7 +10,13 @@ the new-group rule of PROTOCOL.md for a group with no stored offset.
 from __future__ import annotations
 
 from pocketmq.broker.handlers.context import BrokerContext
-from pocketmq.protocol.bodies.consumer import GetConsumerListByGroupResponseBody
+from pocketmq.protocol.bodies.base import BodyError
+from pocketmq.protocol.bodies.consumer import (
+    GetConsumerListByGroupResponseBody,
+    LockBatchRequestBody,
+    LockBatchResponseBody,
+    UnlockBatchRequestBody,
+)
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import RemotingCommand, make_response
 from pocketmq.protocol.headers.consumer import (
@@ -33,6 +41,8 @@ class ConsumerManageHandlers:
             RequestCode.QUERY_CONSUMER_OFFSET: self.query_consumer_offset,
             RequestCode.UPDATE_CONSUMER_OFFSET: self.update_consumer_offset,
             RequestCode.GET_CONSUMER_LIST_BY_GROUP: self.get_consumer_list_by_group,
+            RequestCode.LOCK_BATCH_MQ: self.lock_batch_mq,
+            RequestCode.UNLOCK_BATCH_MQ: self.unlock_batch_mq,
         }
 
     def query_consumer_offset(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
@@ -88,3 +98,23 @@ class ConsumerManageHandlers:
             )
         body = GetConsumerListByGroupResponseBody(consumer_ids=tuple(client_ids)).encode()
         return make_response(request, ResponseCode.SUCCESS, None, {}, body)
+
+    def lock_batch_mq(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        try:
+            body = LockBatchRequestBody.decode(request.body)
+        except BodyError as error:
+            return make_response(request, ResponseCode.SYSTEM_ERROR, f"malformed lock request: {error}")
+        context = self._context
+        locked = context.locks.try_lock_batch(
+            body.consumer_group, body.queues, body.client_id, context.clock.now_ms()
+        )
+        response = LockBatchResponseBody(locked_queues=tuple(locked)).encode()
+        return make_response(request, ResponseCode.SUCCESS, None, None, response)
+
+    def unlock_batch_mq(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        try:
+            body = UnlockBatchRequestBody.decode(request.body)
+        except BodyError as error:
+            return make_response(request, ResponseCode.SYSTEM_ERROR, f"malformed unlock request: {error}")
+        self._context.locks.unlock_batch(body.consumer_group, body.queues, body.client_id)
+        return make_response(request, ResponseCode.SUCCESS)

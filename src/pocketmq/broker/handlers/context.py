@@ -16,6 +16,7 @@ from pocketmq.broker.consumer_offsets import ConsumerOffsetManager
 from pocketmq.broker.consumers import ConsumerManager
 from pocketmq.broker.filter import ConsumerFilterManager
 from pocketmq.broker.producers import ProducerManager
+from pocketmq.broker.rebalance_locks import RebalanceLockManager
 from pocketmq.broker.subscription_groups import SubscriptionGroupManager
 from pocketmq.broker.topics import TopicConfigManager
 from pocketmq.common.clock import Clock
@@ -59,6 +60,7 @@ class BrokerContext:
     #: "ip:port" clients reach this broker at (the store host of every record).
     broker_address: str
     long_polling: LongPolling | None = None
+    locks: RebalanceLockManager = field(default_factory=RebalanceLockManager)
     stats: BrokerStats = field(default_factory=BrokerStats)
     #: Register with every name server now (oneway=True after an internal topic creation).
     register_now: Callable[[bool], None] = lambda oneway: None
