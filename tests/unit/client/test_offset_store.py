@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,15 @@ async def test_local_persist_keeps_offsets_of_queues_not_held(tmp_path: Path) ->
     second.update_offset(Q0, 6, increase_only=False)
     await second.persist_all({Q0})
     assert decode_offset_table(second.path.read_text()) == {Q0: 6, Q2: 7}
+
+
+async def test_local_overlapping_persists_keep_a_whole_file(tmp_path: Path) -> None:
+    local = store(tmp_path)
+    queues = [MessageQueue("T", "b", i) for i in range(8)]
+    for i, queue in enumerate(queues):
+        local.update_offset(queue, i * 10, increase_only=False)
+    await asyncio.gather(*(local.persist(q) for q in queues), local.persist_all(set(queues)))
+    assert decode_offset_table(local.path.read_text()) == {q: i * 10 for i, q in enumerate(queues)}
 
 
 async def test_local_corrupt_file_falls_back_to_bak(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Awaitable, Callable, Collection
 from enum import Enum
 from pathlib import Path
@@ -134,6 +135,7 @@ class LocalFileOffsetStore:
             store_dir or default_local_offset_store_dir(), client_id, consumer_group
         )
         self.table = OffsetTable()
+        self._file_lock = threading.Lock()
 
     async def load(self) -> None:
         stored = await asyncio.to_thread(self._read_file)
@@ -164,11 +166,13 @@ class LocalFileOffsetStore:
     async def persist_all(self, queues: Collection[MessageQueue]) -> None:
         if not queues:
             return
-        await asyncio.to_thread(self._merge_and_write, [q for q, _ in self.table.items() if q in queues])
+        # Snapshot on the loop: the worker thread never reads the live table.
+        await asyncio.to_thread(self._merge_and_write, {q: o for q, o in self.table.items() if q in queues})
 
     async def persist(self, queue: MessageQueue) -> None:
-        if self.table.get(queue) is not None:
-            await asyncio.to_thread(self._merge_and_write, [queue])
+        offset = self.table.get(queue)
+        if offset is not None:
+            await asyncio.to_thread(self._merge_and_write, {queue: offset})
 
     def remove_offset(self, queue: MessageQueue) -> None:
         self.table.remove(queue)
@@ -200,19 +204,18 @@ class LocalFileOffsetStore:
             return None
         return decode_offset_table(backup) if backup else None
 
-    def _merge_and_write(self, queues: list[MessageQueue]) -> None:
-        # Java persist/persistAll: read the file, overlay the given queues, write it back, so that
-        # offsets of queues this process does not hold (yet) survive.
-        try:
-            stored = self._read_file() or {}
-        except ValueError as error:
-            log.error("not persisting offsets of %s: %s", self.consumer_group, error)
-            return
-        for queue in queues:
-            offset = self.table.get(queue)
-            if offset is not None:
-                stored[queue] = offset
-        _write_atomically(self.path, encode_offset_table(stored))
+    def _merge_and_write(self, offsets: dict[MessageQueue, int]) -> None:
+        # Java persist/persistAll: read the file, overlay the given offsets, write it back, so that
+        # offsets of queues this process does not hold (yet) survive. One writer at a time: two
+        # overlapping persists would share the .tmp file.
+        with self._file_lock:
+            try:
+                stored = self._read_file() or {}
+            except ValueError as error:
+                log.error("not persisting offsets of %s: %s", self.consumer_group, error)
+                return
+            stored.update(offsets)
+            _write_atomically(self.path, encode_offset_table(stored))
 
 
 def _write_atomically(path: Path, text: str) -> None:
