@@ -182,6 +182,8 @@ class Rebalancer:
             drop_pull_expired=tuple(drop_pull_expired),
             drop_unsubscribed=tuple(drop_unsubscribed),
             add=tuple(add),
+            # Java also locks for orderly broadcasting, where the per-group broker lock lets only one
+            # consumer add each queue; broadcasting needs no lock (docs/client-internals.md).
             lock_before_add=self.orderly and self.message_model is MessageModel.CLUSTERING,
         )
 
