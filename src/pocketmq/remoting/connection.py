@@ -86,6 +86,8 @@ class Connection(asyncio.Protocol):
         self.peer_address = "?"
         self.local_address = "?"
         self.attributes: dict[str, Any] = {}
+        #: Loop time (s) of the last bytes received or written: servers close idle connections.
+        self.last_activity = self._loop.time()
 
     # ----------------------------------------------------------------------------------- properties
 
@@ -131,6 +133,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         decoder = self._decoder
+        self.last_activity = self._loop.time()
         self._receiving = True
         try:
             decoder.feed(data)
@@ -196,6 +199,7 @@ class Connection(asyncio.Protocol):
         if not out or self._transport is None or self._closed:
             out.clear()
             return
+        self.last_activity = self._loop.time()
         if len(out) == 1:
             self._transport.write(out[0])
         elif self._out_has_large_body:

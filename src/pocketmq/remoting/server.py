@@ -8,6 +8,7 @@ consumers and producers of a closed channel) and may invoke requests on them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Final
@@ -16,7 +17,7 @@ from pocketmq.protocol.frame import FRAME_BYTES_MAX_DEFAULT
 from pocketmq.remoting.connection import Connection
 from pocketmq.remoting.router import Router
 
-__all__ = ["RemotingServer", "ConnectionCallback", "CONNECTIONS_MAX_DEFAULT"]
+__all__ = ["RemotingServer", "ConnectionCallback", "CONNECTIONS_MAX_DEFAULT", "IDLE_TIMEOUT_MS_DEFAULT"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ ConnectionCallback = Callable[[Connection], None]
 
 #: Open connections a server accepts; beyond it new ones are closed at once.
 CONNECTIONS_MAX_DEFAULT: Final = 10_000
+#: A connection without traffic for this long is closed. Java: serverChannelMaxIdleTimeSeconds (120 s).
+IDLE_TIMEOUT_MS_DEFAULT: Final = 120_000
 
 
 class RemotingServer:
@@ -40,8 +43,11 @@ class RemotingServer:
         on_connection_closed: ConnectionCallback | None = None,
         backlog: int = 1024,
         connections_max: int = CONNECTIONS_MAX_DEFAULT,
+        idle_timeout_ms: int | None = IDLE_TIMEOUT_MS_DEFAULT,
     ) -> None:
         self._connections_max = connections_max
+        self._idle_timeout_ms = idle_timeout_ms
+        self._idle_task: asyncio.Task[None] | None = None
         self.host = host
         self._requested_port = port
         self.router = router
@@ -78,6 +84,10 @@ class RemotingServer:
         sockets = self._server.sockets
         if sockets:
             self._port = sockets[0].getsockname()[1]
+        if self._idle_timeout_ms is not None:
+            self._idle_task = asyncio.create_task(
+                self._close_idle(self._idle_timeout_ms), name=f"remoting-idle-{self._port}"
+            )
         log.info("remoting server listening on %s", self.address)
 
     def _make_connection(self) -> Connection:
@@ -105,8 +115,25 @@ class RemotingServer:
         if self._on_connection_closed is not None:
             self._on_connection_closed(connection)
 
+    async def _close_idle(self, idle_timeout_ms: int) -> None:
+        loop = asyncio.get_running_loop()
+        timeout_s = idle_timeout_ms / 1000
+        while True:
+            await asyncio.sleep(min(timeout_s / 2, 10.0))
+            now = loop.time()
+            for connection in list(self._connections):
+                idle_s = now - connection.last_activity
+                if idle_s > timeout_s:
+                    log.info("closing %s: idle for %.0f ms", connection, idle_s * 1000)
+                    connection.close(f"idle for more than {idle_timeout_ms} ms")
+
     async def stop(self) -> None:
         """Stop accepting, close every connection (failing their pending calls) and wait for them."""
+        if self._idle_task is not None:
+            self._idle_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._idle_task
+            self._idle_task = None
         server, self._server = self._server, None
         if server is not None:
             server.close()

@@ -198,3 +198,20 @@ async def test_connections_beyond_the_maximum_are_refused() -> None:
         finally:
             for client in clients:
                 await client.close()
+
+
+async def test_idle_connections_are_closed() -> None:
+    closed: list[Connection] = []
+    server = RemotingServer(
+        "127.0.0.1", 0, Router({ECHO: echo}), idle_timeout_ms=200, on_connection_closed=closed.append
+    )
+    async with server, RemotingClient() as client:
+        await client.invoke(server.address, make_request(ECHO), 3000)
+        for _ in range(4):  # traffic keeps it open
+            await asyncio.sleep(0.08)
+            await client.invoke(server.address, make_request(ECHO), 3000)
+        assert closed == []
+        await asyncio.sleep(0.5)
+        assert len(closed) == 1 and closed[0].close_reason == "idle for more than 200 ms"
+        # the client reconnects on its next call
+        assert (await client.invoke(server.address, make_request(ECHO), 3000)).code == ResponseCode.SUCCESS
