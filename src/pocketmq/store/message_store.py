@@ -591,7 +591,11 @@ class MessageStore:
             result.next_begin_offset = min_offset if min_offset == 0 else max_offset
             return result
         max_filter_count = max(16000, max_count * 20)
-        units = queue.read_units(queue_offset, max_filter_count)
+        # Java reads the rest of the ConsumeQueue file (up to max_filter_count units) at once;
+        # reading it in chunks avoids unpacking 16,000 units for a pull of 32.
+        chunk = max(max_count, 32) if message_filter is None else 1024
+        requested = min(chunk, max_filter_count)
+        units = queue.read_units(queue_offset, requested)
         if not units:
             result.status = GetMessageStatus.OFFSET_FOUND_NULL
             result.next_begin_offset = queue.roll_next_file(queue_offset)
@@ -601,52 +605,65 @@ class MessageStore:
         max_pulled_offset = 0
         total = 0
         count = 0
-        i = 0
+        consumed = 0
+        stopped_at = -1
         messages = result.messages
-        for i, (commit_log_offset, size, tags_code) in enumerate(units):
-            max_pulled_offset = commit_log_offset
-            if size == BLANK_UNIT_SIZE:
-                continue
-            if next_file_start >= 0 and commit_log_offset < next_file_start:
-                continue
-            if total and count:
-                in_disk = self._in_disk(commit_log_offset, max_commit_log_offset)
-                if max_count <= count:
-                    break
-                if in_disk:
-                    if (
-                        total + size > config.max_transfer_bytes_on_disk
-                        or count > config.max_transfer_count_on_disk - 1
-                    ):
+        get_data = self.commit_log.get_data
+        while stopped_at < 0:
+            for j, (commit_log_offset, size, tags_code) in enumerate(units):
+                max_pulled_offset = commit_log_offset
+                if size == BLANK_UNIT_SIZE:
+                    continue
+                if next_file_start >= 0 and commit_log_offset < next_file_start:
+                    continue
+                if total and count:
+                    if max_count <= count:
+                        stopped_at = consumed + j
                         break
-                elif (
-                    total + size > config.max_transfer_bytes_in_memory
-                    or count > config.max_transfer_count_in_memory - 1
+                    if self._in_disk(commit_log_offset, max_commit_log_offset):
+                        if (
+                            total + size > config.max_transfer_bytes_on_disk
+                            or count > config.max_transfer_count_on_disk - 1
+                        ):
+                            stopped_at = consumed + j
+                            break
+                    elif (
+                        total + size > config.max_transfer_bytes_in_memory
+                        or count > config.max_transfer_count_in_memory - 1
+                    ):
+                        stopped_at = consumed + j
+                        break
+                if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags_code):
+                    continue
+                record = get_data(commit_log_offset, size)
+                if record is None:
+                    if not total:
+                        result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
+                    next_file_start = self.commit_log.roll_next_file(commit_log_offset)
+                    continue
+                if (
+                    message_filter is not None
+                    and message_filter.needs_properties
+                    and not message_filter.is_matched_by_commit_log(record_properties(record))
                 ):
+                    continue
+                messages.append(record)
+                result.commit_log_offsets.append(commit_log_offset)
+                result.queue_offsets.append(queue_offset + consumed + j)
+                total += size
+                count += 1
+                result.status = GetMessageStatus.FOUND
+                next_file_start = -1
+            else:
+                consumed += len(units)
+                if len(units) < requested or consumed >= max_filter_count:
+                    stopped_at = consumed
                     break
-            if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags_code):
-                continue
-            record = self.commit_log.get_data(commit_log_offset, size)
-            if record is None:
-                if not total:
-                    result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
-                next_file_start = self.commit_log.roll_next_file(commit_log_offset)
-                continue
-            if (
-                message_filter is not None
-                and message_filter.needs_properties
-                and not message_filter.is_matched_by_commit_log(record_properties(record))
-            ):
-                continue
-            messages.append(record)
-            result.commit_log_offsets.append(commit_log_offset)
-            result.queue_offsets.append(queue_offset + i)
-            total += size
-            count += 1
-            result.status = GetMessageStatus.FOUND
-            next_file_start = -1
-        else:
-            i = len(units)
+                requested = min(chunk, max_filter_count - consumed)
+                units = queue.read_units(queue_offset + consumed, requested)
+                if not units:
+                    stopped_at = consumed
+        i = stopped_at
         result.buffer_total_bytes = total
         result.next_begin_offset = queue_offset + i
         result.suggest_pulling_from_slave = max_commit_log_offset - max_pulled_offset > self._memory_bytes
