@@ -4,9 +4,9 @@ fastjson (the JSON library of RocketMQ 4.x) writes bean fields alphabetically, m
 order, no spaces, non-ASCII as raw UTF-8, and with some settings integer map keys unquoted
 (`{0:"127.0.0.1:10911"}`, as in consumerOffset.json), and maps keyed by objects with the key written as
 a JSON object (`{{"brokerName":"b","queueId":0,"topic":"T"}:{...}}`, ConsumeStats and TopicStatsTable,
-which are not JSON at all). Parse every body from a peer with `loads`: it
-takes strict JSON at orjson speed and falls back to a lenient parser for the quirks. Build dicts in the
-order Java would write them and serialize with `dumps`.
+which are not JSON at all). Parse every body from a peer with `loads`: it takes strict JSON at orjson
+speed and falls back to a lenient parser for the quirks. Build dicts in the order Java would write them
+and serialize with `dumps`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ _ESCAPES: Final = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\
 def loads(data: bytes | bytearray | memoryview | str) -> JsonValue:
     """Parse JSON from fastjson or any other peer. Object key order is kept.
 
-    Accepts, beyond strict JSON: unquoted keys (`{0:"a"}`, `{key:1}`, keys become strings), single-quoted
-    strings, trailing commas. Raises ProtocolError naming the position of the problem.
+    Accepts, beyond strict JSON: unquoted keys (`{0:"a"}`, `{key:1}`, keys become strings), object keys
+    (`{{"topic":"T"}:1}`, keys become ObjectKey), single-quoted strings, trailing commas. Raises
+    ProtocolError naming the position of the problem.
     """
     try:
         return orjson.loads(data)
