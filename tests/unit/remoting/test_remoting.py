@@ -279,3 +279,17 @@ async def test_handler_tasks_are_bounded(client: RemotingClient) -> None:
         assert (await connection.invoke(make_request(ECHO), 3000)).code == ResponseCode.SUCCESS
         for call in held:
             call.cancel()
+
+
+async def test_concurrent_first_calls_share_one_connection(
+    server: RemotingServer, client: RemotingClient
+) -> None:
+    responses = await asyncio.gather(
+        *(client.invoke(server.address, make_request(ECHO), 3000) for _ in range(20))
+    )
+    assert all(response.code == ResponseCode.SUCCESS for response in responses)
+    assert len(server.connections) == 1
+    assert client.addresses == [server.address]
+    await client.close()
+    with pytest.raises(ConnectionClosedError, match="client is closed"):
+        await client.invoke(server.address, make_request(ECHO), 3000)
