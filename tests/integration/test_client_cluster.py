@@ -1,0 +1,249 @@
+"""The networked client against real `mqnamesrv` and `mqbroker` processes (issue 3 acceptance)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pocketmq.client.api import SendStatus
+from pocketmq.client.consumer.consume_from import ConsumeFromWhere
+from pocketmq.client.consumer.pull_consumer import LitePullConsumer, LitePullConsumerConfig, PullConsumer
+from pocketmq.client.consumer.push_consumer import (
+    ConsumeConcurrentlyContext,
+    ConsumeConcurrentlyStatus,
+    PushConsumer,
+    PushConsumerConfig,
+)
+from pocketmq.client.consumer.rebalance import MessageModel
+from pocketmq.client.instance import ClientConfig
+from pocketmq.client.producer.producer import Producer
+from pocketmq.common.message import Message, MessageExt, MessageQueue
+from pocketmq.protocol.codes import RequestCode, ResponseCode
+from pocketmq.protocol.command import make_request
+from pocketmq.remoting import RemotingClient
+from tests.support.cluster import Cluster
+
+pytestmark = pytest.mark.timeout(120)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    cluster = Cluster(tmp_path_factory.mktemp("client-cluster"))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def config(cluster: Cluster, name: str, **kwargs: int) -> ClientConfig:
+    return ClientConfig(namesrv_addr=cluster.namesrv_address, instance_name=name, **kwargs)
+
+
+async def create_topic(cluster: Cluster, topic: str, queue_nums: int) -> None:
+    """UPDATE_AND_CREATE_TOPIC on the broker (as mqadmin updateTopic), then wait for the route."""
+    fields = {
+        "topic": topic,
+        "defaultTopic": "TBW102",
+        "readQueueNums": str(queue_nums),
+        "writeQueueNums": str(queue_nums),
+        "perm": "6",
+        "topicFilterType": "SINGLE_TAG",
+        "topicSysFlag": "0",
+        "order": "false",
+    }
+    async with RemotingClient() as client:
+        response = await client.invoke(
+            cluster.broker_address, make_request(RequestCode.UPDATE_AND_CREATE_TOPIC, fields), 3000
+        )
+        assert response.code == ResponseCode.SUCCESS, response
+        for _ in range(100):
+            route = await client.invoke(
+                cluster.namesrv_address,
+                make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic}),
+                3000,
+            )
+            if route.code == ResponseCode.SUCCESS:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"topic {topic} never appeared in the name server")
+
+
+async def send_all(producer: Producer, topic: str, count: int, concurrency: int = 32) -> set[str]:
+    ids: set[str] = set()
+
+    async def worker(start: int) -> None:
+        for i in range(start, count, concurrency):
+            result = await producer.send(Message(topic, f"msg-{i}".encode(), tags="TagA", keys=[f"key-{i}"]))
+            assert result.send_status is SendStatus.SEND_OK
+            assert result.msg_id is not None
+            ids.add(result.msg_id)
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return ids
+
+
+async def test_ten_thousand_messages_are_received_exactly_once(cluster: Cluster) -> None:
+    topic, total = "ClientExactlyOnce", 10_000
+    await create_topic(cluster, topic, 4)
+    received: Counter[str] = Counter()
+    done = asyncio.Event()
+
+    async def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        for message in messages:
+            received[message.body.decode()] += 1
+        if len(received) >= total:
+            done.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer("client-eo", client_config=config(cluster, "eo-c"), listener=listener)
+    consumer.subscribe(topic, "TagA || TagB")
+    await consumer.start()
+    try:
+        async with Producer("client-eo-p", client_config=config(cluster, "eo-p")) as producer:
+            ids = await send_all(producer, topic, total)
+        assert len(ids) == total
+        await asyncio.wait_for(done.wait(), 60)
+        await asyncio.sleep(0.5)  # let any duplicate show up
+    finally:
+        await consumer.shutdown()
+    duplicates = {body: n for body, n in received.items() if n > 1}
+    assert len(received) == total
+    assert not duplicates, f"{len(duplicates)} duplicates: {list(duplicates.items())[:5]}"
+
+
+async def test_two_consumers_share_eight_queues_and_one_takes_over_after_sigkill(cluster: Cluster) -> None:
+    topic, group, rebalance_ms = "ClientRebalance", "client-rb", 2000
+    await create_topic(cluster, topic, 8)
+
+    def ok(messages: list[MessageExt], context: ConsumeConcurrentlyContext) -> ConsumeConcurrentlyStatus:
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer(
+        group, client_config=config(cluster, "rb-a", rebalance_interval_ms=rebalance_ms), listener=ok
+    )
+    consumer.subscribe(topic)
+    await consumer.start()
+    args = [cluster.namesrv_address, group, topic, "rb-b", str(rebalance_ms)]
+    other = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.client_consumer_process", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert other.stdout is not None
+        loop = asyncio.get_running_loop()
+        other_held = 0
+        async with asyncio.timeout(30):
+            while other_held != 4:
+                line = await loop.run_in_executor(None, other.stdout.readline)
+                assert line, "the other consumer exited"
+                if line.startswith("HELD "):
+                    other_held = int(line.split()[1])
+            while len(mine := {q for q in consumer.held_queues() if q.topic == topic}) != 4:
+                await asyncio.sleep(0.05)
+        assert len(mine) == 4
+        other.kill()
+        other.wait(10)
+        killed_at = loop.time()
+        async with asyncio.timeout(rebalance_ms / 1000 + 5):
+            while len({q for q in consumer.held_queues() if q.topic == topic}) != 8:
+                await asyncio.sleep(0.05)
+        took_over_s = loop.time() - killed_at
+        print(f"took over all 8 queues {took_over_s:.2f} s after SIGKILL")
+    finally:
+        if other.poll() is None:
+            other.kill()
+            other.wait(10)
+        await consumer.shutdown()
+
+
+async def test_broadcasting_delivers_everything_to_every_consumer(cluster: Cluster, tmp_path: Path) -> None:
+    topic, total = "ClientBroadcast", 500
+    await create_topic(cluster, topic, 4)
+    got: dict[str, Counter[str]] = {"x": Counter(), "y": Counter()}
+    consumers = []
+    for name in list(got):
+
+        def listener(
+            messages: list[MessageExt], context: ConsumeConcurrentlyContext, name: str = name
+        ) -> ConsumeConcurrentlyStatus:
+            got[name].update(m.body.decode() for m in messages)
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+        consumer = PushConsumer(
+            "client-bc",
+            client_config=config(cluster, f"bc-{name}"),
+            config=PushConsumerConfig(
+                message_model=MessageModel.BROADCASTING,
+                consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
+                offset_store_dir=tmp_path,
+            ),
+            listener=listener,
+        )
+        consumer.subscribe(topic)
+        await consumer.start()
+        consumers.append(consumer)
+    try:
+        async with Producer("client-bc-p", client_config=config(cluster, "bc-p")) as producer:
+            await send_all(producer, topic, total)
+        async with asyncio.timeout(30):
+            while not all(len(c) == total for c in got.values()):
+                await asyncio.sleep(0.05)
+    finally:
+        for consumer in consumers:
+            await consumer.shutdown()
+    for counts in got.values():
+        assert len(counts) == total and max(counts.values()) == 1
+
+
+async def test_pull_consumers_seek_and_reread(cluster: Cluster) -> None:
+    topic = "ClientPullSeek"
+    await create_topic(cluster, topic, 2)
+    queue = MessageQueue(topic, cluster.broker_name, 1)
+    async with Producer("client-ps-p", client_config=config(cluster, "ps-p")) as producer:
+        for i in range(40):
+            await producer.send(Message(topic, f"p{i}".encode(), tags="A" if i % 2 else "B"), queue)
+    async with PullConsumer("client-ps", client_config=config(cluster, "ps-c")) as puller:
+        assert queue in await puller.fetch_message_queues(topic)
+        result = await puller.pull(queue, "A", 0, 32)
+        assert [m.body for m in result.messages] == [f"p{i}".encode() for i in range(1, 40, 2)]
+        again = await puller.pull(queue, "*", 5, 3)
+        assert [m.body for m in again.messages] == [b"p5", b"p6", b"p7"]
+    lite = LitePullConsumer(
+        "client-lite",
+        client_config=config(cluster, "ps-l"),
+        config=LitePullConsumerConfig(consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET),
+    )
+    await lite.assign([queue])
+    await lite.start()
+    try:
+        bodies: list[bytes] = []
+        async with asyncio.timeout(20):
+            while len(bodies) < 40:
+                bodies.extend(m.body for m in await lite.poll(1000))
+        assert bodies == [f"p{i}".encode() for i in range(40)]
+        await lite.seek(queue, 30)
+        reread: list[bytes] = []
+        async with asyncio.timeout(20):
+            while len(reread) < 10:
+                reread.extend(m.body for m in await lite.poll(1000))
+        assert reread == [f"p{i}".encode() for i in range(30, 40)]
+        await lite.commit()
+    finally:
+        await lite.shutdown()
