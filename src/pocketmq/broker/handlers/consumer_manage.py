@@ -76,7 +76,11 @@ class ConsumerManageHandlers:
                 ResponseCode.TOPIC_NOT_EXIST,
                 f"topic[{header.topic}] not exist, the offset of {header.consumer_group} was not stored",
             )
-        if header.queue_id < 0 or header.commit_offset < 0 or not header.consumer_group:
+        if (
+            not 0 <= header.queue_id < 2**31
+            or not 0 <= header.commit_offset < 2**63
+            or not header.consumer_group
+        ):
             return make_response(
                 request,
                 ResponseCode.SYSTEM_ERROR,

@@ -74,7 +74,7 @@ class PullHandlers:
         if (
             header.sys_flag & PullSysFlag.COMMIT_OFFSET
             and context.config.is_master
-            and header.commit_offset >= 0
+            and 0 <= header.commit_offset < 2**63
         ):
             # Java commits after the lookup; doing it first changes nothing the client can see.
             context.offsets.commit_offset(

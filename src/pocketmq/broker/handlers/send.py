@@ -149,6 +149,22 @@ def decode_batch_body(body: bytes) -> list[tuple[int, bytes, str]]:
     return messages
 
 
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def header_range_problem(header: SendMessageRequestHeader) -> str | None:
+    """A field outside what the record layout can hold (Java would fail to parse it as int/long)."""
+    for name, value in (("sysFlag", header.sys_flag), ("flag", header.flag)):
+        if not _INT32_MIN <= value <= _INT32_MAX:
+            return f"{name}={value} does not fit a 32-bit int"
+    if header.reconsume_times is not None and not 0 <= header.reconsume_times <= _INT32_MAX:
+        return f"reconsumeTimes={header.reconsume_times} must be within 0..{_INT32_MAX}"
+    if not _INT64_MIN <= header.born_timestamp <= _INT64_MAX:
+        return f"bornTimestamp={header.born_timestamp} does not fit a 64-bit long"
+    return None
+
+
 def _without_wait(properties: dict[str, str], cluster: str) -> tuple[str | None, str]:
     """Drop WAIT and add CLUSTER, as the 4.9.8 broker stores single sends; returns (WAIT, string)."""
     wait = properties.pop(_WAIT, None)
@@ -207,6 +223,9 @@ class SendHandlers:
             return make_response(
                 request, ResponseCode.NO_PERMISSION, f"the topic[{topic}] sending message is forbidden"
             )
+        problem = header_range_problem(header)
+        if problem is not None:
+            return make_response(request, ResponseCode.MESSAGE_ILLEGAL, problem)
         queue_id = header.queue_id
         queue_count = max(topic_config.write_queue_nums, topic_config.read_queue_nums)
         if queue_id >= queue_count:
