@@ -60,24 +60,41 @@ class FakeCluster:
         self.records_by_offset: dict[int, bytes] = {}
         self.next_commit_log_offset = 0
         self.requests: list[RemotingCommand] = []
-        router = Router(
-            {
-                RequestCode.GET_ROUTEINFO_BY_TOPIC: self._route,
-                RequestCode.SEND_MESSAGE_V2: self._send,
-                RequestCode.SEND_BATCH_MESSAGE: self._send,
-                RequestCode.PULL_MESSAGE: self._pull,
-                RequestCode.HEART_BEAT: self._heartbeat,
-                RequestCode.UNREGISTER_CLIENT: self._unregister,
-                RequestCode.GET_CONSUMER_LIST_BY_GROUP: self._consumer_list,
-                RequestCode.QUERY_CONSUMER_OFFSET: self._query_offset,
-                RequestCode.UPDATE_CONSUMER_OFFSET: self._update_offset,
-                RequestCode.GET_MAX_OFFSET: self._max_offset,
-                RequestCode.GET_MIN_OFFSET: self._min_offset,
-                RequestCode.SEARCH_OFFSET_BY_TIMESTAMP: self._min_offset,
-                RequestCode.CONSUMER_SEND_MSG_BACK: self._send_back,
-            }
-        )
+        self.clients: dict[str, Connection] = {}
+        routes = {
+            RequestCode.GET_ROUTEINFO_BY_TOPIC: self._route,
+            RequestCode.SEND_MESSAGE_V2: self._send,
+            RequestCode.SEND_BATCH_MESSAGE: self._send,
+            RequestCode.PULL_MESSAGE: self._pull,
+            RequestCode.HEART_BEAT: self._heartbeat,
+            RequestCode.UNREGISTER_CLIENT: self._unregister,
+            RequestCode.GET_CONSUMER_LIST_BY_GROUP: self._consumer_list,
+            RequestCode.QUERY_CONSUMER_OFFSET: self._query_offset,
+            RequestCode.UPDATE_CONSUMER_OFFSET: self._update_offset,
+            RequestCode.GET_MAX_OFFSET: self._max_offset,
+            RequestCode.GET_MIN_OFFSET: self._min_offset,
+            RequestCode.SEARCH_OFFSET_BY_TIMESTAMP: self._min_offset,
+            RequestCode.CONSUMER_SEND_MSG_BACK: self._send_back,
+            RequestCode.END_TRANSACTION: self._end_transaction,
+        }
+        router = Router({code: self._recorded(handler) for code, handler in routes.items()})
         self.server = RemotingServer("127.0.0.1", 0, router, on_connection_closed=self._closed)
+
+    def _recorded(self, handler: Any) -> Any:
+        def record(request: RemotingCommand, connection: Connection) -> Any:
+            self.requests.append(request)
+            return handler(request, connection)
+
+        return record
+
+    def requests_of(self, code: int) -> list[RemotingCommand]:
+        return [r for r in self.requests if r.code == code]
+
+    def connection_of(self, client_id: str) -> Connection:
+        return self.clients[client_id]
+
+    def _end_transaction(self, request: RemotingCommand, connection: Connection) -> None:
+        return None
 
     async def start(self) -> FakeCluster:
         await self.server.start()
@@ -141,7 +158,6 @@ class FakeCluster:
         ), message.queue_offset
 
     def _send(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
-        self.requests.append(request)
         ext = request.ext_fields
         topic = str(ext["b"])
         self.create_topic(topic, int(ext["d"]))
@@ -258,6 +274,7 @@ class FakeCluster:
         data = fastjson.loads(request.body or b"{}")
         client_id = str(data["clientID"])
         connection.attributes["client_id"] = client_id
+        self.clients[client_id] = connection
         for consumer in data.get("consumerDataSet") or []:
             group = str(consumer["groupName"])
             subscriptions = {
