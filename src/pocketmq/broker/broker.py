@@ -28,11 +28,20 @@ from pocketmq.broker.handlers.context import BrokerContext
 from pocketmq.broker.handlers.pull import PullHandlers
 from pocketmq.broker.handlers.query import QueryHandlers
 from pocketmq.broker.handlers.send import SendHandlers
+from pocketmq.broker.handlers.send_back import SendBackHandlers  # issue 4
+from pocketmq.broker.handlers.transaction import TransactionHandlers  # issue 4
 from pocketmq.broker.long_polling import LongPolling
 from pocketmq.broker.namesrv_registration import NamesrvRegistration
 from pocketmq.broker.producers import ProducerManager
+from pocketmq.broker.schedule import ScheduleMessageService  # issue 4
+from pocketmq.broker.schedule_offsets import ScheduleOffsetTable  # issue 4
 from pocketmq.broker.subscription_groups import SubscriptionGroupManager
 from pocketmq.broker.topics import TopicConfigManager
+from pocketmq.broker.transaction import (  # issue 4
+    TransactionalMessageService,
+    TransactionCheckService,
+    TransactionSettings,
+)
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.protocol.bodies.route import DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper
 from pocketmq.protocol.codes import RequestCode
@@ -73,6 +82,9 @@ class Broker:
         self.context: BrokerContext | None = None
         self.server: RemotingServer | None = None
         self.registration: NamesrvRegistration | None = None
+        # issue 4: delay levels and transaction check-backs (built in start)
+        self.schedule: ScheduleMessageService | None = None
+        self.transaction_check: TransactionCheckService | None = None
         self._client: RemotingClient | None = None
         self._long_polling: LongPolling | None = None
         self._client_handlers: ClientManageHandlers | None = None
@@ -153,10 +165,30 @@ class Broker:
         ):
             for code, handler in handlers.routes().items():
                 router.register(code, handler)
+        # -- issue 4: send-back / retry / DLQ, delay levels, transactional messages ------------
+        self.schedule = ScheduleMessageService(store, ScheduleOffsetTable(self.config_dir), self.clock)
+        self.schedule.load()
+        transactions = TransactionalMessageService(
+            store,
+            offsets,
+            TransactionSettings.from_config(config, self.store_config),
+            broker_host=store.store_host,
+            on_topic_needed=lambda: TransactionHandlers.ensure_half_topic(context),
+        )
+        transactions.load()
+        self.transaction_check = TransactionCheckService(
+            transactions, context.producers.any_channel, self.clock
+        )
+        for issue4 in (SendBackHandlers(context), TransactionHandlers(context, transactions)):
+            for code, handler in issue4.routes().items():
+                router.register(code, handler)
+        # -- end issue 4 ----------------------------------------------------------------------
         self.router = router
         self._long_polling.start()
         store.register_arrival_listener(self._long_polling.notify_message_arriving)
         await store.start()
+        await self.schedule.start()  # issue 4
+        await self.transaction_check.start()  # issue 4
         self.server = RemotingServer(
             self._bind_host, config.listen_port, router, on_connection_closed=self._on_connection_closed
         )
@@ -201,6 +233,10 @@ class Broker:
                 await task
         for task in list(self._side_tasks):
             task.cancel()
+        # issue 4: stop the check-backs and deliveries; the schedule service persists delayOffset.json
+        for service in (self.transaction_check, self.schedule):
+            if service is not None:
+                await service.stop()
         if self.context is not None:
             try:
                 await self._persist_offsets()

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from pocketmq.broker.handlers.context import FAQ_URL, BrokerContext
+from pocketmq.broker.transaction.records import half_message, is_half_message_request  # issue 4
 from pocketmq.common.message import (
     NAME_VALUE_SEPARATOR,
     PROPERTY_SEPARATOR,
@@ -349,9 +350,10 @@ class SendHandlers:
             born_host=peer_host(connection),
             reconsume_times=header.reconsume_times or 0,
         )
-        # Half messages (sysFlag TRANSACTION_PREPARED) are stored as sent: they take no queue
-        # offset, so consumers never see them. The transaction issue moves them to
-        # RMQ_SYS_TRANS_HALF_TOPIC with REAL_TOPIC / REAL_QID, as Java does.
+        if _TRAN_MSG in properties and is_half_message_request(properties, message.reconsume_times):
+            # issue 4: a half message waits in RMQ_SYS_TRANS_HALF_TOPIC queue 0 with REAL_TOPIC /
+            # REAL_QID until END_TRANSACTION (Java TransactionalMessageBridge#parseHalfMessageInner).
+            message, properties_string = half_message(message, wait)
         result = self._context.store.append_message(message, properties_string=properties_string)
         if self._sync_flush and result.status is PutMessageStatus.PUT_OK and wait != "false":
             return self._wait_flushed(request, result, queue_id)
