@@ -53,6 +53,10 @@ class _Client:
 class FakeCluster:
     def __init__(self, *, broker_name: str = "broker-a", default_queue_nums: int = 4) -> None:
         self.broker_name = broker_name
+        #: Other fake brokers this one's name server lists in every route.
+        self.peers: list[FakeCluster] = []
+        #: Answer sends with this code (e.g. SYSTEM_ERROR) instead of storing them.
+        self.fail_sends_with: int | None = None
         self.default_queue_nums = default_queue_nums
         self.topics: dict[str, list[_Queue]] = {}
         self.groups: dict[str, dict[str, _Client]] = {}
@@ -121,19 +125,22 @@ class FakeCluster:
         queues = self.topics.get(topic)
         if queues is None:
             return make_response(request, ResponseCode.TOPIC_NOT_EXIST, f"No topic route info for {topic}")
+        brokers = [self, *self.peers]
         route = TopicRouteData(
-            queue_datas=(
+            queue_datas=tuple(
                 QueueData(
-                    broker_name=self.broker_name,
+                    broker_name=broker.broker_name,
                     read_queue_nums=len(queues),
                     write_queue_nums=len(queues),
                     perm=7 if topic == "TBW102" else 6,
-                ),
+                )
+                for broker in brokers
             ),
-            broker_datas=(
+            broker_datas=tuple(
                 BrokerData(
-                    cluster="DefaultCluster", broker_name=self.broker_name, broker_addrs={0: self.address}
-                ),
+                    cluster="DefaultCluster", broker_name=broker.broker_name, broker_addrs={0: broker.address}
+                )
+                for broker in brokers
             ),
         )
         return make_response(request, ResponseCode.SUCCESS, body=route.encode())
@@ -158,6 +165,8 @@ class FakeCluster:
         ), message.queue_offset
 
     def _send(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        if self.fail_sends_with is not None:
+            return make_response(request, self.fail_sends_with, "failing on purpose")
         ext = request.ext_fields
         topic = str(ext["b"])
         self.create_topic(topic, int(ext["d"]))

@@ -20,8 +20,10 @@ from pocketmq.client.consumer.push_consumer import (
 )
 from pocketmq.client.consumer.rebalance import MessageModel
 from pocketmq.client.instance import ClientConfig
-from pocketmq.client.producer.producer import Producer
+from pocketmq.client.producer.producer import Producer, ProducerConfig
+from pocketmq.common.errors import ClientError
 from pocketmq.common.message import Message, MessageExt, MessageQueue
+from pocketmq.protocol.codes import RequestCode, ResponseCode
 from tests.integration.client_fake_cluster import FakeCluster
 
 pytestmark = pytest.mark.timeout(60)
@@ -244,3 +246,49 @@ async def test_lite_pull_consumer_polls_seeks_and_rereads(cluster: FakeCluster) 
         assert again == [f"l{i}".encode() for i in range(10, 30)]
     finally:
         await consumer.shutdown()
+
+
+@pytest.mark.parametrize("latency_fault", [False, True])
+async def test_failed_sends_are_retried_on_another_broker(cluster: FakeCluster, latency_fault: bool) -> None:
+    failing = FakeCluster(broker_name="broker-b")
+    await failing.start()
+    failing.fail_sends_with = ResponseCode.SYSTEM_ERROR
+    cluster.peers.append(failing)
+    cluster.create_topic("TopicF", 4)
+    failing.create_topic("TopicF", 4)
+    try:
+        async with Producer(
+            "pgf",
+            client_config=client_config(cluster, f"pf-{latency_fault}"),
+            config=ProducerConfig(send_latency_fault_enable=latency_fault),
+        ) as producer:
+            results = [await producer.send(Message("TopicF", f"f{i}".encode())) for i in range(20)]
+        assert all(r.message_queue.broker_name == "broker-a" for r in results)
+        assert cluster.message_count("TopicF") == 20
+        attempts_on_b = len(failing.requests_of(RequestCode.SEND_MESSAGE_V2))
+        assert attempts_on_b >= 1
+        if latency_fault:
+            assert attempts_on_b == 1, "a failed broker is set aside after one failure"
+    finally:
+        await failing.stop()
+
+
+async def test_send_to_an_unknown_topic_goes_through_tbw102(cluster: FakeCluster) -> None:
+    async with Producer("pga", client_config=client_config(cluster, "pa")) as producer:
+        result = await producer.send(Message("AutoCreated", b"x"))
+    assert result.send_status is SendStatus.SEND_OK
+    send = cluster.requests_of(RequestCode.SEND_MESSAGE_V2)[-1]
+    assert send.ext_fields["b"] == "AutoCreated" and send.ext_fields["c"] == "TBW102"
+    assert cluster.message_count("AutoCreated") == 1
+
+
+async def test_bad_messages_are_refused_before_sending(cluster: FakeCluster) -> None:
+    async with Producer("pgb", client_config=client_config(cluster, "pb")) as producer:
+        for message in (
+            Message("bad topic!", b"x"),
+            Message("TopicOK", b""),
+            Message("TopicOK", b"x" * (4 * 1024 * 1024 + 1)),
+        ):
+            with pytest.raises(ClientError):
+                await producer.send(message)
+    assert not cluster.requests_of(RequestCode.SEND_MESSAGE_V2)
