@@ -170,6 +170,8 @@ async def test_two_consumers_share_eight_queues_and_one_takes_over_after_sigkill
         if other.poll() is None:
             other.kill()
             other.wait(10)
+        if other.stdout is not None:
+            other.stdout.close()
         await consumer.shutdown()
 
 
