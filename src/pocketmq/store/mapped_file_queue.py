@@ -179,8 +179,9 @@ class MappedFileQueue:
     def close(self) -> None:
         for mapped in self.files:
             mapped.close()
-        if self._prepared is not None:
-            self._prepared.close()
+        with self._create_lock:
+            if self._prepared is not None:
+                self._prepared.destroy()  # an unused pre-allocated segment goes (Java does the same)
         self.files = []
         self._prepared = None
 
