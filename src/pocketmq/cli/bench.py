@@ -78,6 +78,8 @@ async def _report(stats: Stats, started: float, label: str, extra: str | None, s
                 await stop.wait()
         except TimeoutError:
             pass
+        if stop.is_set():
+            return
         count, failed, rt_sum, rt_max, extra_sum, extra_max = stats.take_window()
         elapsed = perf_counter_s() - started
         average = rt_sum / count if count else 0.0
