@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pocketmq.client.api import SendStatus
+from pocketmq.client.blocking import BlockingLitePullConsumer, BlockingProducer
 from pocketmq.client.consumer.consume_from import ConsumeFromWhere
 from pocketmq.client.consumer.pull_consumer import LitePullConsumer, LitePullConsumerConfig, PullConsumer
 from pocketmq.client.consumer.push_consumer import (
@@ -249,3 +250,54 @@ async def test_pull_consumers_seek_and_reread(cluster: Cluster) -> None:
         await lite.commit()
     finally:
         await lite.shutdown()
+
+
+def test_blocking_facade_sends_and_polls(cluster: Cluster) -> None:
+    topic = "ClientBlocking"
+    asyncio.run(create_topic(cluster, topic, 1))
+    with BlockingProducer("client-bl-p", client_config=config(cluster, "bl-p")) as producer:
+        results = [producer.send(Message(topic, f"b{i}".encode())) for i in range(5)]
+        results.append(producer.send_async(Message(topic, b"b5")).result(5))
+    assert [r.queue_offset for r in results] == list(range(6))
+    with BlockingLitePullConsumer(
+        "client-bl",
+        client_config=config(cluster, "bl-c"),
+        config=LitePullConsumerConfig(consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET),
+    ) as consumer:
+        consumer.assign([MessageQueue(topic, cluster.broker_name, 0)])
+        bodies: list[bytes] = []
+        for _ in range(20):
+            bodies.extend(m.body for m in consumer.poll(1000))
+            if len(bodies) == 6:
+                break
+    assert bodies == [f"b{i}".encode() for i in range(6)]
+
+
+@pytest.mark.long
+async def test_reconsume_later_is_redelivered_through_the_retry_topic(cluster: Cluster) -> None:
+    topic = "ClientRetry"
+    await create_topic(cluster, topic, 1)
+    seen: list[tuple[str, int, bytes]] = []
+    done = asyncio.Event()
+
+    async def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        message = messages[0]
+        seen.append((message.topic, message.reconsume_times, message.body))
+        if message.reconsume_times == 0:
+            return ConsumeConcurrentlyStatus.RECONSUME_LATER
+        done.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer("client-retry", client_config=config(cluster, "rt-c"), listener=listener)
+    consumer.subscribe(topic)
+    await consumer.start()
+    try:
+        async with Producer("client-retry-p", client_config=config(cluster, "rt-p")) as producer:
+            await producer.send(Message(topic, b"retry-me"))
+        await asyncio.wait_for(done.wait(), 60)  # delay level 3: 10 s
+    finally:
+        await consumer.shutdown()
+    assert seen[0] == (topic, 0, b"retry-me")
+    assert seen[-1] == (topic, 1, b"retry-me")
