@@ -17,7 +17,7 @@ def crash_config(root: Path, flush: str) -> StoreConfig:
     return StoreConfig(
         store_root_dir=root,
         commit_log_file_bytes=64 * 1024,
-        consume_queue_file_bytes=20 * 100,
+        consume_queue_file_bytes=20 * 1000,
         index_hash_slot_count=64,
         index_entry_count=256,
         flush_disk_type=FlushDiskType(flush),

@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from pocketmq.cli.main import cli
 from pocketmq.store.message_store import MessageStore
 from pocketmq.store.tools import iter_messages, verify_store
 from tests.store.crash_writer import body_of, crash_config
@@ -109,3 +111,26 @@ def test_sigkill_keeps_every_acknowledged_put(tmp_path: Path, flush: str) -> Non
 @pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
 def test_sigkill_soak(tmp_path: Path, flush: str) -> None:
     crash_rounds(tmp_path, flush, rounds=25)
+
+
+def test_dump_and_verify_beside_a_running_writer(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    writer = subprocess.Popen(
+        [sys.executable, str(WRITER), str(store_dir), "ASYNC_FLUSH", "1", "0"],
+        stdout=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        time.sleep(0.3)
+        runner = CliRunner()
+        for _ in range(2):
+            verify = runner.invoke(cli, ["store", "verify", str(store_dir)])
+            assert verify.exit_code == 0, verify.output
+            assert "abort file present" in verify.output
+            dump = runner.invoke(cli, ["store", "dump", "--json", "--topic", "Crash", str(store_dir)])
+            assert dump.exit_code == 0, dump.output[-500:]
+            time.sleep(0.1)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)

@@ -22,6 +22,12 @@ def at_local_hour(hour: int) -> int:
     return int(dt.datetime(2027, 1, 5, hour, 30).timestamp() * 1000)
 
 
+@pytest.fixture(autouse=True)
+def quiet_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine's real disk use must not decide these tests."""
+    monkeypatch.setattr(message_store_module, "disk_used_percent", lambda path: 10.0)
+
+
 def filled_store(tmp_path: Path, count: int = 120) -> MessageStore:
     store = MessageStore(tiny_config(tmp_path, file_reserved_hours=72), clock=FakeClock(at_local_hour(1)))
     store.open()

@@ -73,6 +73,8 @@ class MappedFile:
             self.mm: mmap.mmap | None = (
                 mmap.mmap(self.fd, min(length, file_size), access=mmap.ACCESS_READ) if length else None
             )
+            os.close(self.fd)  # the mapping outlives the descriptor
+            self.fd = -1
             return
         if create:
             self.fd = create_sized_file(path, file_size)
@@ -133,7 +135,22 @@ class MappedFile:
     def flush(self) -> None:
         """Blocking: make the mapped writes durable. Call through asyncio.to_thread."""
         if not self.read_only and self.mm is not None:
-            os.fdatasync(self.fd)
+            fd = self.fd
+            if fd < 0:
+                fd = os.open(self.path, os.O_RDWR)
+                try:
+                    os.fdatasync(fd)
+                finally:
+                    os.close(fd)
+            else:
+                os.fdatasync(fd)
+
+    def release_descriptor(self) -> None:
+        """Close the file descriptor of a full, flushed segment: the mapping stays valid and
+        `flush` reopens the file if ever needed. Keeps descriptors bounded on large stores."""
+        if self.fd >= 0 and self.flushed_position >= self.file_size:
+            os.close(self.fd)
+            self.fd = -1
 
     def zero_from(self, position: int) -> None:
         """Zero from `position` up to the last non-zero byte (recovery cuts a torn tail this way,

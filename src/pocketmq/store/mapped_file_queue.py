@@ -64,6 +64,8 @@ class MappedFileQueue:
                     f"{offset_file_name(expected)} (a segment is missing or the file size changed)"
                 )
             mapped.wrote_position = mapped.flushed_position = self.file_size
+            if previous is not None:
+                previous.release_descriptor()  # all but the last are full and on disk
             self.files.append(mapped)
             previous = mapped
 

@@ -245,6 +245,7 @@ class MessageStore:
             if mapped.flushed_position < mapped.wrote_position:
                 mapped.flush()
                 mapped.flushed_position = mapped.wrote_position
+                mapped.release_descriptor()
         for queue in self.consume_queues.queues.values():
             queue.flush()
         if self.index is not None:

@@ -49,7 +49,7 @@ def disk_used_percent(path: Path) -> float:
     total = stat.f_blocks * stat.f_frsize
     if total <= 0:
         return -1.0
-    free = stat.f_bavail * stat.f_frsize
+    free = stat.f_bfree * stat.f_frsize  # Java File#getFreeSpace (reserved blocks count as free)
     return 100.0 * (total - free) / total
 
 

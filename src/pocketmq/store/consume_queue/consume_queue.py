@@ -215,6 +215,7 @@ class ConsumeQueue:
             if mapped.flushed_position < mapped.wrote_position:
                 mapped.flush()
                 mapped.flushed_position = mapped.wrote_position
+                mapped.release_descriptor()
 
     def close(self) -> None:
         self.files.close()

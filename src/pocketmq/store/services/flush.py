@@ -120,6 +120,7 @@ class FlushService:
         await asyncio.to_thread(work)
         for mapped, position in files:
             mapped.flushed_position = max(mapped.flushed_position, position)
+            mapped.release_descriptor()
         self.flushed_offset = max(self.flushed_offset, target)
         self._flushed_store_timestamp = store_timestamp
         self._release_waiters()
