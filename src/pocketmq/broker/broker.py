@@ -329,6 +329,12 @@ class Broker:
             await asyncio.sleep(interval_s)
             try:
                 await self._persist_offsets()
+                context = self.context
+                if context is not None and (
+                    context.groups.dirty or context.topics.dirty or context.filters.dirty
+                ):
+                    # Groups auto-created by pulls and heartbeats, filters changed by heartbeats.
+                    await self._persist_configs()
             except Exception:
                 log.exception("writing consumerOffset.json failed")
 

@@ -23,6 +23,7 @@ from pocketmq.common.message import (
     MessageExt,
     string_to_properties,
 )
+from pocketmq.common.message_id import create_offset_msg_id
 from pocketmq.common.topic import (
     PERM_READ,
     PERM_WRITE,
@@ -187,6 +188,9 @@ class SendHandlers:
         self._sync_flush = context.store_config.flush_disk_type is FlushDiskType.SYNC_FLUSH
         self._random = random.Random()
         self._forbidden_remark = f"the broker[{context.broker_host}] sending message is forbidden"
+        # Offset msgIds share the store host part: compute it once (hex of ip + port).
+        host, port = context.store.store_host
+        self._msg_id_prefix = create_offset_msg_id(host, port, 0)[:-16]
 
     def routes(self) -> dict[int, Handler]:
         return {
@@ -403,7 +407,11 @@ class SendHandlers:
                 "queueId": str(queue_id),
                 "TRACE_ON": self._trace_on,
                 "MSG_REGION": self._region,
-                "msgId": result.msg_id,
+                "msgId": (
+                    self._msg_id_prefix + format(result.commit_log_offset, "016X")
+                    if result.message_count == 1
+                    else result.msg_id
+                ),
                 "queueOffset": str(result.queue_offset),
             }
             return make_response(request, code, None, ext)
