@@ -31,12 +31,10 @@ from pocketmq.store.commit_log.record import (
     decode_record,
     host_bytes,
     read_store_timestamp,
-    record_properties,
     record_size,
 )
 from pocketmq.store.config import FlushDiskType, StoreConfig
 from pocketmq.store.consume_queue.consume_queue import ConsumeQueue
-from pocketmq.store.consume_queue.unit import BLANK_UNIT_SIZE, CQ_UNIT_BYTES
 from pocketmq.store.dispatch import (
     _TAGS_CACHE,
     SCHEDULE_TOPIC,
@@ -50,10 +48,10 @@ from pocketmq.store.filter import MessageFilter
 from pocketmq.store.index.index_service import IndexService
 from pocketmq.store.lock import StoreLock
 from pocketmq.store.mapped_file_queue import MappedFileQueue
+from pocketmq.store.pull import PullReader
 from pocketmq.store.recovery import RecoveryReport, recover
 from pocketmq.store.results import (
     GetMessageResult,
-    GetMessageStatus,
     PutMessageResult,
     PutMessageStatus,
     QueryMessageResult,
@@ -118,6 +116,7 @@ class MessageStore:
         self._lock = StoreLock(config.store_root_dir)
         self._abort_path = config.store_root_dir / "abort"
         self._memory_bytes = _total_memory_bytes() * config.access_message_in_memory_max_ratio // 100
+        self._reader = PullReader(self.commit_log, config, self._memory_bytes)
         self._sync_flush = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
         self._topic_bytes: dict[str, bytes] = {}
         # Hot-path state (see append_message).
@@ -555,9 +554,6 @@ class MessageStore:
         return await self._flush.wait_flushed(end_offset)
 
     # -- get ------------------------------------------------------------------------------------
-    def _in_disk(self, commit_log_offset: int, max_commit_log_offset: int) -> bool:
-        return max_commit_log_offset - commit_log_offset > self._memory_bytes
-
     def get_message(  # noqa: PLR0917 (Java signature)
         self,
         group: str,
@@ -567,108 +563,12 @@ class MessageStore:
         max_count: int,
         message_filter: MessageFilter | None = None,
     ) -> GetMessageResult:
-        """Messages of one queue from `queue_offset` (Java DefaultMessageStore#getMessage, on a
-        master: next_begin_offset is corrected to the valid range)."""
-        config = self.config
-        max_commit_log_offset = self.commit_log.max_offset
-        queue = self.consume_queues.find(topic, queue_id)
-        if queue is None:
-            return GetMessageResult(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE, 0, 0, 0)
-        min_offset = queue.min_offset
-        max_offset = queue.max_offset
-        result = GetMessageResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE, queue_offset, min_offset, max_offset)
-        if max_offset == 0:
-            result.next_begin_offset = 0
-            return result
-        if queue_offset < min_offset:
-            result.status = GetMessageStatus.OFFSET_TOO_SMALL
-            result.next_begin_offset = min_offset
-            return result
-        if queue_offset == max_offset:
-            result.status = GetMessageStatus.OFFSET_OVERFLOW_ONE
-            return result
-        if queue_offset > max_offset:
-            result.status = GetMessageStatus.OFFSET_OVERFLOW_BADLY
-            result.next_begin_offset = min_offset if min_offset == 0 else max_offset
-            return result
-        max_filter_count = max(16000, max_count * 20)
-        # Java reads the rest of the ConsumeQueue file (up to max_filter_count units) at once;
-        # reading it in chunks avoids unpacking 16,000 units for a pull of 32.
-        chunk = max(max_count, 32) if message_filter is None else 1024
-        requested = min(chunk, max_filter_count)
-        units = queue.read_units(queue_offset, requested)
-        if not units:
-            result.status = GetMessageStatus.OFFSET_FOUND_NULL
-            result.next_begin_offset = queue.roll_next_file(queue_offset)
-            return result
-        result.status = GetMessageStatus.NO_MATCHED_MESSAGE
-        next_file_start = -1
-        max_pulled_offset = 0
-        total = 0
-        count = 0
-        consumed = 0
-        stopped_at = -1
-        messages = result.messages
-        get_data = self.commit_log.get_data
-        while stopped_at < 0:
-            for j, (commit_log_offset, size, tags_code) in enumerate(units):
-                max_pulled_offset = commit_log_offset
-                if size == BLANK_UNIT_SIZE:
-                    continue
-                if next_file_start >= 0 and commit_log_offset < next_file_start:
-                    continue
-                if total and count:
-                    if max_count <= count:
-                        stopped_at = consumed + j
-                        break
-                    if self._in_disk(commit_log_offset, max_commit_log_offset):
-                        if (
-                            total + size > config.max_transfer_bytes_on_disk
-                            or count > config.max_transfer_count_on_disk - 1
-                        ):
-                            stopped_at = consumed + j
-                            break
-                    elif (
-                        total + size > config.max_transfer_bytes_in_memory
-                        or count > config.max_transfer_count_in_memory - 1
-                    ):
-                        stopped_at = consumed + j
-                        break
-                if message_filter is not None and not message_filter.is_matched_by_consume_queue(tags_code):
-                    continue
-                record = get_data(commit_log_offset, size)
-                if record is None:
-                    if not total:
-                        result.status = GetMessageStatus.MESSAGE_WAS_REMOVING
-                    next_file_start = self.commit_log.roll_next_file(commit_log_offset)
-                    continue
-                if (
-                    message_filter is not None
-                    and message_filter.needs_properties
-                    and not message_filter.is_matched_by_commit_log(record_properties(record))
-                ):
-                    continue
-                messages.append(record)
-                result.commit_log_offsets.append(commit_log_offset)
-                result.queue_offsets.append(queue_offset + consumed + j)
-                total += size
-                count += 1
-                result.status = GetMessageStatus.FOUND
-                next_file_start = -1
-            else:
-                consumed += len(units)
-                if len(units) < requested or consumed >= max_filter_count:
-                    stopped_at = consumed
-                    break
-                requested = min(chunk, max_filter_count - consumed)
-                units = queue.read_units(queue_offset + consumed, requested)
-                if not units:
-                    stopped_at = consumed
-        i = stopped_at
-        result.buffer_total_bytes = total
-        result.next_begin_offset = queue_offset + i
-        result.suggest_pulling_from_slave = max_commit_log_offset - max_pulled_offset > self._memory_bytes
-        return result
+        """Messages of one queue from `queue_offset` with RocketMQ's statuses, next begin offset
+        and min/max offsets (Java DefaultMessageStore#getMessage on a master). `group` is for
+        statistics, as in Java."""
+        return self._reader.get_message(
+            self.consume_queues.find(topic, queue_id), queue_offset, max_count, message_filter
+        )
 
     # -- offsets --------------------------------------------------------------------------------
     def get_min_offset_in_queue(self, topic: str, queue_id: int) -> int:
@@ -693,69 +593,12 @@ class MessageStore:
         return self.commit_log.max_offset
 
     def _store_timestamp_at(self, commit_log_offset: int, size: int) -> int:
-        record = self.commit_log.get_data(commit_log_offset, size)
-        if record is None or len(record) < 72:
-            return -1
-        return read_store_timestamp(record, 0)
+        return self._reader.store_timestamp_at(commit_log_offset, size)
 
     def get_offset_in_queue_by_time(self, topic: str, queue_id: int, timestamp: int) -> int:
-        """Queue offset of the message stored closest to `timestamp` (Java
-        ConsumeQueue#getOffsetInQueueByTime: binary search in one ConsumeQueue file, here the first
-        file whose last message was stored at or after `timestamp`, else the last file)."""
-        queue = self.consume_queues.find(topic, queue_id)
-        if queue is None or not queue.files.files:
-            return 0
-        min_commit_log_offset = self.commit_log.min_offset
-        chosen = queue.files.files[-1]
-        for mapped in queue.files.files:
-            if mapped.wrote_position < CQ_UNIT_BYTES:
-                continue
-            last = queue.read_units((mapped.file_from_offset + mapped.wrote_position) // CQ_UNIT_BYTES - 1, 1)
-            if (
-                last
-                and last[0][1] != BLANK_UNIT_SIZE
-                and self._store_timestamp_at(last[0][0], last[0][1]) >= timestamp
-            ):
-                chosen = mapped
-                break
-        low = max(queue.min_logic_offset - chosen.file_from_offset, 0)
-        high = chosen.wrote_position - CQ_UNIT_BYTES
-        left_offset = right_offset = target = -1
-        left_value = right_value = -1
-        base = chosen.file_from_offset // CQ_UNIT_BYTES
-        while high >= low:
-            middle = (low + high) // (2 * CQ_UNIT_BYTES) * CQ_UNIT_BYTES
-            unit = queue.read_units(base + middle // CQ_UNIT_BYTES, 1)
-            if not unit:
-                break
-            commit_log_offset, size, _ = unit[0]
-            if commit_log_offset < min_commit_log_offset or size == BLANK_UNIT_SIZE:
-                low = middle + CQ_UNIT_BYTES
-                left_offset = middle
-                continue
-            stored = self._store_timestamp_at(commit_log_offset, size)
-            if stored < 0:
-                return 0
-            if stored == timestamp:
-                target = middle
-                break
-            if stored > timestamp:
-                high = middle - CQ_UNIT_BYTES
-                right_offset, right_value = middle, stored
-            else:
-                low = middle + CQ_UNIT_BYTES
-                left_offset, left_value = middle, stored
-        if target != -1:
-            offset = target
-        elif left_value == -1:
-            offset = right_offset
-        elif right_value == -1:
-            offset = left_offset
-        else:
-            offset = (
-                right_offset if abs(timestamp - left_value) > abs(timestamp - right_value) else left_offset
-            )
-        return (chosen.file_from_offset + offset) // CQ_UNIT_BYTES
+        """Queue offset of the message stored closest to `timestamp` (SEARCH_OFFSET_BY_TIMESTAMP;
+        Java's binary search within one ConsumeQueue file)."""
+        return self._reader.offset_by_time(self.consume_queues.find(topic, queue_id), timestamp)
 
     def get_message_store_timestamp(self, topic: str, queue_id: int, queue_offset: int) -> int:
         queue = self.consume_queues.find(topic, queue_id)
@@ -782,7 +625,7 @@ class MessageStore:
         unit = queue.unit_at(queue_offset) if queue is not None else None
         if unit is None:
             return False
-        return not self._in_disk(unit[0], self.commit_log.max_offset)
+        return not self._reader.in_disk(unit[0], self.commit_log.max_offset)
 
     # -- look-ups -------------------------------------------------------------------------------
     def select_one_message_by_offset(self, commit_log_offset: int, size: int | None = None) -> bytes | None:
