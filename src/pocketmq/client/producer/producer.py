@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
-from pocketmq.client.api import RETRY_RESPONSE_CODES, SendResult, SendStatus
+from pocketmq.client.api import RETRY_RESPONSE_CODES, SendResult, SendStatus, send_result_from_response
 from pocketmq.client.instance import ClientConfig, ClientInstance, get_client_instance
 from pocketmq.client.producer.queue_selection import (
     MessageQueueSelector,
@@ -41,6 +41,7 @@ from pocketmq.common.message_id import UniqIdGenerator
 from pocketmq.common.sysflag import COMPRESSED, TRANSACTION_PREPARED_TYPE, CompressionType
 from pocketmq.common.topic import SystemTopics, is_retry_topic, validate_topic
 from pocketmq.protocol.codes import RequestCode
+from pocketmq.protocol.command import make_request
 
 __all__ = [
     "ProducerConfig",
@@ -383,31 +384,28 @@ class Producer:
         )
         fault = self._fault
         assert fault is not None
+        clock = self.clock
+        track_latency = fault.send_latency_fault_enable
+        originals = messages_of(message)
         last_broker: str | None = None
         last_error: BaseException | None = None
         brokers_sent: list[str] = []
         for _ in range(attempts):
-            queue = fault.select_one_message_queue(info, last_broker, self.clock.now_ms())
+            queue = fault.select_one_message_queue(info, last_broker, clock.now_ms() if track_latency else 0)
             last_broker = queue.broker_name
-            brokers_sent.append(queue.broker_name)
-            started = self.clock.monotonic_ms()
+            brokers_sent.append(last_broker)
+            started = clock.monotonic_ms()
             remaining = timeout - (started - begin)
             if remaining <= 0:
                 break
             try:
                 result = await self._send_kernel(
-                    single,
-                    originals=messages_of(message),
-                    batch=batch,
-                    queue=queue,
-                    mode=mode,
-                    timeout_ms=remaining,
+                    single, originals=originals, batch=batch, queue=queue, mode=mode, timeout_ms=remaining
                 )
             except (RemotingError, ClientError) as error:
-                latency = self.clock.monotonic_ms() - started
-                fault.update_fault_item(
-                    queue.broker_name, latency, isolation=True, now_ms=self.clock.now_ms()
-                )
+                if track_latency:
+                    latency = clock.monotonic_ms() - started
+                    fault.update_fault_item(last_broker, latency, isolation=True, now_ms=clock.now_ms())
                 if isinstance(error, ClientError) and error.code not in RETRY_RESPONSE_CODES:
                     raise
                 last_error = error
@@ -415,12 +413,9 @@ class Producer:
                     "send to %s failed (%s); %s", queue, error, "retrying" if attempts > 1 else "giving up"
                 )
                 continue
-            fault.update_fault_item(
-                queue.broker_name,
-                self.clock.monotonic_ms() - started,
-                isolation=False,
-                now_ms=self.clock.now_ms(),
-            )
+            if track_latency:
+                latency = clock.monotonic_ms() - started
+                fault.update_fault_item(last_broker, latency, isolation=False, now_ms=clock.now_ms())
             if (
                 mode is _Mode.SYNC
                 and result.send_status is not SendStatus.SEND_OK
@@ -574,9 +569,8 @@ class Producer:
                 message_queue=queue,
                 queue_offset=-1,
             )
-        return await instance.api.send(
-            addr, queue, code=code, ext_fields=fields, body=body, timeout_ms=timeout_ms, uniq_id=uniq_id
-        )
+        response = await instance.remoting.invoke(addr, make_request(code, fields, body), timeout_ms)
+        return send_result_from_response(response, queue, uniq_id)
 
 
 def messages_of(message: Message | Sequence[Message]) -> Sequence[Message]:
