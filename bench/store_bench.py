@@ -209,10 +209,16 @@ def main() -> None:
     )
     parser.add_argument("--count", type=int, default=200_000, help="messages per ASYNC run (SYNC: a tenth)")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temp dir)")
+    parser.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="store-bench-", dir=args.dir))
     try:
-        rows = asyncio.run(run(directory, args.count))
+        if args.no_uvloop:
+            rows = asyncio.run(run(directory, args.count))
+        else:
+            import uvloop  # the broker runs on uvloop
+
+            rows = uvloop.run(run(directory, args.count))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     print(f"{'case':<52} {'per second':>12} {'baseline/s':>12} {'ratio':>7}")

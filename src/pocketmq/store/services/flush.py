@@ -59,7 +59,9 @@ class FlushService:
         self._timeout_s = sync_flush_timeout_ms / 1000
         self.flushed_offset = commit_log.max_offset
         self._flushed_store_timestamp = 0
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        #: SYNC_FLUSH puts waiting: (end offset, deadline in monotonic ms, future of the status).
+        self._waiters: list[tuple[int, int, asyncio.Future[PutMessageStatus]]] = []
+        self._timeout_ms = sync_flush_timeout_ms
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -71,6 +73,8 @@ class FlushService:
             asyncio.create_task(self._run_commit_log(), name="store-flush-commit-log"),
             asyncio.create_task(self._run_logics(), name="store-flush-consume-queue"),
         ]
+        if self._sync_flush:
+            self._tasks.append(asyncio.create_task(self._expire_waiters(), name="store-flush-timeouts"))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -82,9 +86,9 @@ class FlushService:
                 await task
         self._tasks = []
         await self.flush_all()
-        for _, future in self._waiters:
+        for _, _, future in self._waiters:
             if not future.done():
-                future.set_result(None)
+                future.set_result(PutMessageStatus.PUT_OK)
         self._waiters = []
 
     # -- CommitLog ------------------------------------------------------------------------------
@@ -93,15 +97,27 @@ class FlushService:
         syncFlushTimeout (the record stays in the log either way, as in Java)."""
         if end_offset <= self.flushed_offset:
             return PutMessageStatus.PUT_OK
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((end_offset, future))
+        future: asyncio.Future[PutMessageStatus] = asyncio.get_running_loop().create_future()
+        self._waiters.append((end_offset, self._clock.monotonic_ms() + self._timeout_ms, future))
         self._wake.set()
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await future
-        except TimeoutError:
-            return PutMessageStatus.FLUSH_DISK_TIMEOUT
-        return PutMessageStatus.PUT_OK
+        return await future
+
+    async def _expire_waiters(self) -> None:
+        """One sweeper for every waiter's deadline (cheaper than a timer per put)."""
+        period_s = max(0.005, min(self._timeout_s / 4, 0.1))
+        while True:
+            await asyncio.sleep(period_s)
+            if not self._waiters:
+                continue
+            now = self._clock.monotonic_ms()
+            keep = []
+            for waiter in self._waiters:
+                if waiter[1] <= now:
+                    if not waiter[2].done():
+                        waiter[2].set_result(PutMessageStatus.FLUSH_DISK_TIMEOUT)
+                else:
+                    keep.append(waiter)
+            self._waiters = keep
 
     async def _flush_commit_log_once(self) -> None:
         target = self._commit_log.max_offset
@@ -139,12 +155,13 @@ class FlushService:
             return
         flushed = self.flushed_offset
         keep = []
-        for end_offset, future in self._waiters:
-            if end_offset <= flushed:
+        for waiter in self._waiters:
+            future = waiter[2]
+            if waiter[0] <= flushed:
                 if not future.done():
-                    future.set_result(None)
+                    future.set_result(PutMessageStatus.PUT_OK)
             elif not future.done():
-                keep.append((end_offset, future))
+                keep.append(waiter)
         self._waiters = keep
 
     async def _run_commit_log(self) -> None:
