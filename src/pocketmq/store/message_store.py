@@ -701,6 +701,21 @@ class MessageStore:
             log.info("retention (%s): %s", outcome.reason, outcome)
         return outcome
 
+    def runtime_info(self) -> dict[str, str]:
+        """Store facts for GET_BROKER_RUNTIME_INFO, under their Java names."""
+        ratio = (
+            disk_used_percent(self.config.commit_log_path) / 100
+            if self.config.commit_log_path.exists()
+            else 0
+        )
+        return {
+            "commitLogMinOffset": str(self.commit_log.min_offset),
+            "commitLogMaxOffset": str(self.commit_log.max_offset),
+            "commitLogDiskRatio": f"{ratio:.2f}",
+            "dispatchBehindBytes": str(max(0, self.commit_log.max_offset - self.dispatcher.dispatched_end)),
+            "earliestMessageTimeStamp": str(self.get_earliest_message_time()),
+        }
+
     @property
     def is_open(self) -> bool:
         return self._opened
