@@ -145,6 +145,10 @@ class PushConsumerConfig:
 class PushConsumer:
     """A push consumer of one group: `subscribe`, `register_message_listener`, `await start()`."""
 
+    # issue 4 (orderly): OrderlyPushConsumer (consume_orderly_service.py) sets this; it switches the
+    # rebalancer to broker locks, the pull gate to the orderly checks and the running info.
+    _consume_orderly: bool = False
+
     def __init__(
         self,
         group: str,
@@ -255,6 +259,7 @@ class PushConsumer:
             message_model=self.config.message_model,
             consume_type=ConsumeType.CONSUME_PASSIVELY,
             strategy=self.config.allocate_strategy,
+            orderly=self._consume_orderly,  # issue 4 (orderly)
         )
         if not inspect.iscoroutinefunction(self._listener):
             self._executor = ThreadPoolExecutor(
@@ -291,11 +296,15 @@ class PushConsumer:
         assert self._rebalancer is not None
         held = set(self._rebalancer.process_queues)
         await self.offset_store.persist_all(held)
+        await self._release_queues(held)  # issue 4 (orderly): UNLOCK_BATCH_MQ before unregistering
         self._rebalancer.destroy()
         self._instance = None
         await instance.unregister_consumer(self._group)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _release_queues(self, held: set[MessageQueue]) -> None:
+        """Hook at shutdown, after the offsets were committed (orderly consumers unlock here)."""
 
     def suspend(self) -> None:
         """Stop pulling until `resume()` (Java suspend)."""
@@ -386,7 +395,7 @@ class PushConsumer:
             "properties": {
                 "PROP_CLIENT_VERSION": __version__,
                 "PROP_CONSUME_TYPE": ConsumeType.CONSUME_PASSIVELY.value,
-                "PROP_CONSUMEORDERLY": "false",
+                "PROP_CONSUMEORDERLY": str(self._consume_orderly).lower(),
                 "PROP_CONSUMER_START_TIMESTAMP": str(self._start_timestamp_ms),
                 "PROP_NAMESERVER_ADDR": self.client_config.namesrv_addr,
                 "PROP_THREADPOOL_CORE_SIZE": str(self.config.consume_thread_max),
@@ -522,7 +531,7 @@ class PushConsumer:
                 if self._paused:
                     await asyncio.sleep(1)
                     continue
-                gate = flow_control(process_queue, config.flow_control, orderly=False)
+                gate = flow_control(process_queue, config.flow_control, orderly=self._consume_orderly)
                 if gate is PullGate.DROPPED:
                     return
                 if gate is not PullGate.PULL:
