@@ -18,7 +18,7 @@ from pocketmq.client.consumer.push_consumer import (
     ConsumeConcurrentlyStatus,
     PushConsumer,
 )
-from pocketmq.client.instance import ClientConfig, parse_reset_offset_body
+from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import LocalTransactionState, Producer, encode_batch
 from pocketmq.client.routing import adapt_default_route, publish_info_from_route, subscribe_queues_from_route
 from pocketmq.common.message import Message, MessageExt, MessageQueue, string_to_properties
@@ -106,17 +106,6 @@ def test_routes_to_publish_and_subscribe_queues() -> None:
     assert adapted.queue_datas[0].read_queue_nums == adapted.queue_datas[0].write_queue_nums == 4
     ordered = publish_info_from_route("T", TopicRouteData(order_topic_conf="a:2;b:1"), random.Random(1))
     assert ordered.order_topic and len(ordered.message_queues) == 3
-
-
-def test_reset_offset_body_with_object_keys() -> None:
-    body = (
-        b'{"offsetTable":{{"brokerName":"broker-a","queueId":1,"topic":"T"}:17,'
-        b'{"brokerName":"broker-a","queueId":0,"topic":"T"}:3}}'
-    )
-    assert parse_reset_offset_body(body) == {
-        MessageQueue("T", "broker-a", 1): 17,
-        MessageQueue("T", "broker-a", 0): 3,
-    }
 
 
 async def test_send_pull_heartbeat_and_offset_requests_match_the_java_client(cluster: FakeCluster) -> None:

@@ -19,10 +19,29 @@ from typing import Any, Final
 from pocketmq.common.errors import ClientError
 from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.sysflag import COMPRESSED, CompressionType, compression_type
-from pocketmq.protocol import fastjson
+from pocketmq.protocol.bodies.consumer import GetConsumerListByGroupResponseBody
+from pocketmq.protocol.bodies.heartbeat import HeartbeatData
 from pocketmq.protocol.bodies.route import TopicRouteData
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import RemotingCommand, make_request
+from pocketmq.protocol.headers.consumer import (
+    GetConsumerListByGroupRequestHeader,
+    QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader,
+    UnregisterClientRequestHeader,
+    UpdateConsumerOffsetRequestHeader,
+)
+from pocketmq.protocol.headers.pull import PullMessageRequestHeader, PullMessageResponseHeader
+from pocketmq.protocol.headers.query import (
+    GetMaxOffsetRequestHeader,
+    GetMaxOffsetResponseHeader,
+    GetMinOffsetRequestHeader,
+    GetMinOffsetResponseHeader,
+    SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader,
+)
+from pocketmq.protocol.headers.send import ConsumerSendMsgBackRequestHeader, SendMessageResponseHeader
+from pocketmq.protocol.headers.transaction import EndTransactionRequestHeader
 from pocketmq.remoting.client import RemotingClient
 from pocketmq.store.commit_log.record import decode_records
 
@@ -114,13 +133,6 @@ class PullResult:
     body: bytes | None = None
 
 
-def _int_field(response: RemotingCommand, name: str, default: int = 0) -> int:
-    value = response.ext_fields.get(name)
-    if value is None:
-        return default
-    return int(value)
-
-
 def _check(response: RemotingCommand, what: str) -> RemotingCommand:
     if response.code != ResponseCode.SUCCESS:
         raise ClientError(response.code, response.remark, f"{what}: code {response.code}, {response.remark}")
@@ -188,31 +200,30 @@ class ClientAPI:
 
     # -- pull -----------------------------------------------------------------------------------
 
-    async def pull(self, addr: str, ext_fields: dict[str, Any], timeout_ms: int) -> PullResult:
-        request = make_request(RequestCode.PULL_MESSAGE, ext_fields)
+    async def pull(self, addr: str, header: PullMessageRequestHeader, timeout_ms: int) -> PullResult:
+        request = make_request(RequestCode.PULL_MESSAGE, header.to_ext_fields())
         response = await self.remoting.invoke(addr, request, timeout_ms)
         status = _PULL_STATUS_BY_CODE.get(response.code)
         if status is None:
             raise ClientError(
                 response.code, response.remark, f"PULL_MESSAGE: code {response.code}, {response.remark}"
             )
+        answer = PullMessageResponseHeader.from_ext_fields(response.ext_fields)
         return PullResult(
             pull_status=status,
-            next_begin_offset=_int_field(response, "nextBeginOffset"),
-            min_offset=_int_field(response, "minOffset"),
-            max_offset=_int_field(response, "maxOffset"),
-            suggest_which_broker_id=_int_field(response, "suggestWhichBrokerId"),
+            next_begin_offset=answer.next_begin_offset,
+            min_offset=answer.min_offset,
+            max_offset=answer.max_offset,
+            suggest_which_broker_id=answer.suggest_which_broker_id,
             body=response.body,
         )
 
     # -- client management ----------------------------------------------------------------------
 
-    async def heartbeat(self, addr: str, body: bytes, timeout_ms: int) -> int:
+    async def heartbeat(self, addr: str, heartbeat: HeartbeatData, timeout_ms: int) -> int:
         """HEART_BEAT; answers the broker's version."""
-        response = await self.remoting.invoke(
-            addr, make_request(RequestCode.HEART_BEAT, None, body), timeout_ms
-        )
-        _check(response, "HEART_BEAT")
+        request = make_request(RequestCode.HEART_BEAT, None, heartbeat.encode())
+        response = _check(await self.remoting.invoke(addr, request, timeout_ms), "HEART_BEAT")
         return response.version
 
     async def unregister_client(
@@ -224,75 +235,72 @@ class ClientAPI:
         consumer_group: str | None,
         timeout_ms: int,
     ) -> None:
-        fields: dict[str, Any] = {"clientID": client_id}
-        if producer_group is not None:
-            fields["producerGroup"] = producer_group
-        if consumer_group is not None:
-            fields["consumerGroup"] = consumer_group
-        response = await self.remoting.invoke(
-            addr, make_request(RequestCode.UNREGISTER_CLIENT, fields), timeout_ms
+        header = UnregisterClientRequestHeader(
+            client_id=client_id, producer_group=producer_group, consumer_group=consumer_group
         )
-        _check(response, "UNREGISTER_CLIENT")
+        request = make_request(RequestCode.UNREGISTER_CLIENT, header.to_ext_fields())
+        _check(await self.remoting.invoke(addr, request, timeout_ms), "UNREGISTER_CLIENT")
 
     async def get_consumer_id_list(self, addr: str, group: str, timeout_ms: int) -> list[str]:
-        request = make_request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, {"consumerGroup": group})
+        header = GetConsumerListByGroupRequestHeader(consumer_group=group)
+        request = make_request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, header.to_ext_fields())
         response = _check(await self.remoting.invoke(addr, request, timeout_ms), "GET_CONSUMER_LIST_BY_GROUP")
         if not response.body:
             return []
-        data = fastjson.loads(response.body)
-        return [str(client_id) for client_id in (data.get("consumerIdList") or [])]
+        return list(GetConsumerListByGroupResponseBody.decode(response.body).consumer_ids)
 
     # -- offsets --------------------------------------------------------------------------------
 
     async def query_consumer_offset(self, addr: str, group: str, queue: MessageQueue, timeout_ms: int) -> int:
         """The group's stored offset; ClientError(QUERY_NOT_FOUND) when the broker has none."""
-        fields = {
-            "consumerGroup": group,
-            "topic": queue.topic,
-            "queueId": str(queue.queue_id),
-            "bname": queue.broker_name,
-        }
-        request = make_request(RequestCode.QUERY_CONSUMER_OFFSET, fields)
+        header = QueryConsumerOffsetRequestHeader(
+            consumer_group=group, topic=queue.topic, queue_id=queue.queue_id, broker_name=queue.broker_name
+        )
+        request = make_request(RequestCode.QUERY_CONSUMER_OFFSET, header.to_ext_fields())
         response = _check(await self.remoting.invoke(addr, request, timeout_ms), "QUERY_CONSUMER_OFFSET")
-        return _int_field(response, "offset")
+        return QueryConsumerOffsetResponseHeader.from_ext_fields(response.ext_fields).offset
 
     async def update_consumer_offset(
         self, addr: str, group: str, queue: MessageQueue, offset: int, *, oneway: bool, timeout_ms: int
     ) -> None:
-        fields = {
-            "consumerGroup": group,
-            "topic": queue.topic,
-            "queueId": str(queue.queue_id),
-            "commitOffset": str(offset),
-            "bname": queue.broker_name,
-        }
+        """UPDATE_CONSUMER_OFFSET; oneway as the Java client sends it from its offset store."""
+        fields = UpdateConsumerOffsetRequestHeader(
+            consumer_group=group,
+            topic=queue.topic,
+            queue_id=queue.queue_id,
+            commit_offset=offset,
+            broker_name=queue.broker_name,
+        ).to_ext_fields()
         if oneway:
-            await self.remoting.invoke_oneway(
-                addr, make_request(RequestCode.UPDATE_CONSUMER_OFFSET, fields, oneway=True)
-            )
+            request = make_request(RequestCode.UPDATE_CONSUMER_OFFSET, fields, oneway=True)
+            await self.remoting.invoke_oneway(addr, request)
             return
         request = make_request(RequestCode.UPDATE_CONSUMER_OFFSET, fields)
         _check(await self.remoting.invoke(addr, request, timeout_ms), "UPDATE_CONSUMER_OFFSET")
 
-    async def _queue_offset_call(
-        self, addr: str, code: int, queue: MessageQueue, timeout_ms: int, **extra: str
-    ) -> int:
-        fields = {"topic": queue.topic, "queueId": str(queue.queue_id), **extra, "bname": queue.broker_name}
-        response = _check(
-            await self.remoting.invoke(addr, make_request(code, fields), timeout_ms), RequestCode(code).name
-        )
-        return _int_field(response, "offset")
-
     async def get_max_offset(self, addr: str, queue: MessageQueue, timeout_ms: int) -> int:
-        return await self._queue_offset_call(addr, RequestCode.GET_MAX_OFFSET, queue, timeout_ms)
+        header = GetMaxOffsetRequestHeader(
+            topic=queue.topic, queue_id=queue.queue_id, broker_name=queue.broker_name
+        )
+        request = make_request(RequestCode.GET_MAX_OFFSET, header.to_ext_fields())
+        response = _check(await self.remoting.invoke(addr, request, timeout_ms), "GET_MAX_OFFSET")
+        return GetMaxOffsetResponseHeader.from_ext_fields(response.ext_fields).offset
 
     async def get_min_offset(self, addr: str, queue: MessageQueue, timeout_ms: int) -> int:
-        return await self._queue_offset_call(addr, RequestCode.GET_MIN_OFFSET, queue, timeout_ms)
+        header = GetMinOffsetRequestHeader(
+            topic=queue.topic, queue_id=queue.queue_id, broker_name=queue.broker_name
+        )
+        request = make_request(RequestCode.GET_MIN_OFFSET, header.to_ext_fields())
+        response = _check(await self.remoting.invoke(addr, request, timeout_ms), "GET_MIN_OFFSET")
+        return GetMinOffsetResponseHeader.from_ext_fields(response.ext_fields).offset
 
     async def search_offset(self, addr: str, queue: MessageQueue, timestamp_ms: int, timeout_ms: int) -> int:
-        return await self._queue_offset_call(
-            addr, RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, queue, timeout_ms, timestamp=str(timestamp_ms)
+        header = SearchOffsetRequestHeader(
+            topic=queue.topic, queue_id=queue.queue_id, timestamp=timestamp_ms, broker_name=queue.broker_name
         )
+        request = make_request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, header.to_ext_fields())
+        response = _check(await self.remoting.invoke(addr, request, timeout_ms), "SEARCH_OFFSET_BY_TIMESTAMP")
+        return SearchOffsetResponseHeader.from_ext_fields(response.ext_fields).offset
 
     # -- consumer send-back and transactions ----------------------------------------------------
 
@@ -308,22 +316,22 @@ class ClientAPI:
         timeout_ms: int,
     ) -> None:
         """CONSUMER_SEND_MSG_BACK: the broker re-puts the message to the group's retry topic."""
-        fields = {
-            "offset": str(message.commit_log_offset),
-            "group": group,
-            "delayLevel": str(delay_level),
-            "originMsgId": message.msg_id,
-            "originTopic": message.topic,
-            "unitMode": "false",
-            "maxReconsumeTimes": str(max_reconsume_times),
-            "bname": broker_name,
-        }
-        request = make_request(RequestCode.CONSUMER_SEND_MSG_BACK, fields)
+        header = ConsumerSendMsgBackRequestHeader(
+            commit_log_offset=message.commit_log_offset,
+            group=group,
+            delay_level=delay_level,
+            origin_msg_id=message.msg_id,
+            origin_topic=message.topic,
+            unit_mode=False,
+            max_reconsume_times=max_reconsume_times,
+            broker_name=broker_name,
+        )
+        request = make_request(RequestCode.CONSUMER_SEND_MSG_BACK, header.to_ext_fields())
         _check(await self.remoting.invoke(addr, request, timeout_ms), "CONSUMER_SEND_MSG_BACK")
 
-    async def end_transaction_oneway(self, addr: str, fields: dict[str, Any], remark: str | None) -> None:
+    async def end_transaction_oneway(self, addr: str, header: EndTransactionRequestHeader) -> None:
         """END_TRANSACTION, oneway as the Java client sends it."""
-        request = make_request(RequestCode.END_TRANSACTION, fields, oneway=True, remark=remark)
+        request = make_request(RequestCode.END_TRANSACTION, header.to_ext_fields(), oneway=True)
         await self.remoting.invoke_oneway(addr, request)
 
 
@@ -336,18 +344,16 @@ def send_result_from_response(
         raise ClientError(
             response.code, response.remark, f"send to {queue}: code {response.code}, {response.remark}"
         )
-    ext = response.ext_fields
-    queue_id = ext.get("queueId")
-    if queue_id is not None and int(queue_id) != queue.queue_id:
-        queue = MessageQueue(queue.topic, queue.broker_name, int(queue_id))
-    trace_on = ext.get("TRACE_ON")
+    header = SendMessageResponseHeader.from_ext_fields(response.ext_fields)
+    if header.queue_id != queue.queue_id:
+        queue = MessageQueue(queue.topic, queue.broker_name, header.queue_id)
     return SendResult(
         send_status=status,
         msg_id=uniq_id,
-        offset_msg_id=str(ext.get("msgId") or ""),
+        offset_msg_id=header.msg_id,
         message_queue=queue,
-        queue_offset=int(ext.get("queueOffset") or 0),
-        transaction_id=ext.get("transactionId"),
-        region_id=str(ext.get("MSG_REGION") or "DefaultRegion"),
-        trace_on=trace_on is None or str(trace_on).lower() != "false",
+        queue_offset=header.queue_offset,
+        transaction_id=header.transaction_id,
+        region_id=header.region_id or "DefaultRegion",
+        trace_on=header.trace_on is not False,
     )

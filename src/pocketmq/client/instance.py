@@ -21,7 +21,6 @@ import contextlib
 import logging
 import os
 import random
-import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,13 +36,21 @@ from pocketmq.client.routing import (
     route_changed,
     subscribe_queues_from_route,
 )
-from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
-from pocketmq.common.message import MessageExt, MessageQueue
+from pocketmq.common.errors import ConfigError, PocketMQError
+from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.topic import SystemTopics
 from pocketmq.protocol import fastjson
+from pocketmq.protocol.bodies.consumer import ConsumerRunningInfo, ResetOffsetBody
+from pocketmq.protocol.bodies.heartbeat import ConsumerData, HeartbeatData, ProducerData
 from pocketmq.protocol.bodies.route import TopicRouteData
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import RemotingCommand, make_response
+from pocketmq.protocol.headers.consumer import (
+    ConsumeMessageDirectlyResultRequestHeader,
+    GetConsumerRunningInfoRequestHeader,
+    ResetOffsetRequestHeader,
+)
+from pocketmq.protocol.headers.transaction import CheckTransactionStateRequestHeader
 from pocketmq.remoting.client import RemotingClient
 from pocketmq.remoting.connection import Connection
 from pocketmq.remoting.router import Router
@@ -127,7 +134,7 @@ class ConsumerInner(Protocol):
     @property
     def group(self) -> str: ...
 
-    def heartbeat_data(self) -> dict[str, Any]: ...
+    def heartbeat_data(self) -> ConsumerData: ...
 
     def subscribed_topics(self) -> set[str]: ...
 
@@ -137,11 +144,11 @@ class ConsumerInner(Protocol):
 
     async def persist_consumer_offset(self) -> None: ...
 
-    def running_info(self) -> dict[str, Any]: ...
+    def running_info(self) -> ConsumerRunningInfo: ...
 
-    async def consume_message_directly(
-        self, message: MessageExt, broker_name: str | None
-    ) -> dict[str, Any]: ...
+    async def consume_message_directly(self, message: MessageExt, broker_name: str | None) -> dict[str, Any]:
+        """ConsumeMessageDirectlyResult as JSON: autoCommit, consumeResult, order, remark, spentTimeMills."""
+        ...
 
     async def reset_offset(self, topic: str, offsets: dict[MessageQueue, int]) -> None: ...
 
@@ -156,9 +163,9 @@ class ProducerInner(Protocol):
 
     def update_topic_publish_info(self, topic: str, info: TopicPublishInfo) -> None: ...
 
-    def check_transaction_state(
-        self, broker_addr: str, message: MessageExt, header: dict[str, Any]
-    ) -> None: ...
+    def check_transaction_state(self, broker_addr: str, message: MessageExt, header: dict[str, Any]) -> None:
+        """`header`: the request's extFields (CheckTransactionStateRequestHeader)."""
+        ...
 
 
 _instances: dict[tuple[int, str], ClientInstance] = {}
@@ -414,16 +421,13 @@ class ClientInstance:
 
     # -- heartbeat --------------------------------------------------------------------------------
 
-    def heartbeat_body(self) -> bytes:
-        producers = [{"groupName": CLIENT_INNER_PRODUCER_GROUP}] + [
-            {"groupName": group} for group in self.producers
-        ]
-        return fastjson.dumps(
-            {
-                "clientID": self.client_id,
-                "consumerDataSet": [consumer.heartbeat_data() for consumer in self.consumers.values()],
-                "producerDataSet": producers,
-            }
+    def heartbeat_data(self) -> HeartbeatData:
+        producers = [ProducerData(group_name=CLIENT_INNER_PRODUCER_GROUP)]
+        producers += [ProducerData(group_name=group) for group in self.producers]
+        return HeartbeatData(
+            client_id=self.client_id,
+            producers=tuple(producers),
+            consumers=tuple(consumer.heartbeat_data() for consumer in self.consumers.values()),
         )
 
     async def send_heartbeat_to_all_brokers(self) -> None:
@@ -431,7 +435,7 @@ class ClientInstance:
         if not self.producers and not self.consumers:
             return
         async with self._heartbeat_lock:
-            body = self.heartbeat_body()
+            heartbeat = self.heartbeat_data()
             targets = [
                 addr
                 for addrs in list(self.tables.broker_addrs.values())
@@ -439,7 +443,7 @@ class ClientInstance:
                 if self.consumers or broker_id == MASTER_ID
             ]
             results = await asyncio.gather(
-                *(self.api.heartbeat(addr, body, self.config.client_api_timeout_ms) for addr in targets),
+                *(self.api.heartbeat(addr, heartbeat, self.config.client_api_timeout_ms) for addr in targets),
                 return_exceptions=True,
             )
             for addr, result in zip(targets, results, strict=True):
@@ -487,84 +491,53 @@ class ClientInstance:
     def _on_get_consumer_running_info(
         self, request: RemotingCommand, connection: Connection
     ) -> RemotingCommand:
-        group = request.ext_str("consumerGroup") or ""
-        consumer = self.consumers.get(group)
+        header = GetConsumerRunningInfoRequestHeader.from_ext_fields(request.ext_fields)
+        consumer = self.consumers.get(header.consumer_group)
         if consumer is None:
             return make_response(
-                request, ResponseCode.SYSTEM_ERROR, f"The Consumer Group <{group}> not exist in this consumer"
+                request,
+                ResponseCode.SYSTEM_ERROR,
+                f"The Consumer Group <{header.consumer_group}> not exist in this consumer",
             )
-        return make_response(request, ResponseCode.SUCCESS, body=encode_running_info(consumer.running_info()))
+        return make_response(request, ResponseCode.SUCCESS, body=consumer.running_info().encode())
 
     async def _on_consume_message_directly(
         self, request: RemotingCommand, connection: Connection
     ) -> RemotingCommand:
-        group = request.ext_str("consumerGroup") or ""
-        consumer = self.consumers.get(group)
-        if consumer is None or not request.body:
+        header = ConsumeMessageDirectlyResultRequestHeader.from_ext_fields(request.ext_fields)
+        consumer = self.consumers.get(header.consumer_group)
+        messages = decode_records(request.body) if request.body else []
+        if consumer is None or not messages:
             return make_response(
-                request, ResponseCode.SYSTEM_ERROR, f"The Consumer Group <{group}> not exist in this consumer"
+                request,
+                ResponseCode.SYSTEM_ERROR,
+                f"The Consumer Group <{header.consumer_group}> not exist in this consumer, or no message",
             )
-        messages = decode_records(request.body)
-        if not messages:
-            return make_response(request, ResponseCode.SYSTEM_ERROR, "no message in the request body")
-        result = await consumer.consume_message_directly(messages[0], request.ext_str("brokerName"))
+        result = await consumer.consume_message_directly(messages[0], header.broker_name)
         return make_response(request, ResponseCode.SUCCESS, body=fastjson.dumps(result))
 
     async def _on_reset_consumer_client_offset(
         self, request: RemotingCommand, connection: Connection
     ) -> None:
-        group = request.ext_str("group") or ""
-        topic = request.ext_str("topic") or ""
-        consumer = self.consumers.get(group)
+        header = ResetOffsetRequestHeader.from_ext_fields(request.ext_fields)
+        consumer = self.consumers.get(header.group)
         if consumer is None or not request.body:
             return None
-        offsets = parse_reset_offset_body(request.body)
-        log.info("reset offsets of %s on %s: %s", group, topic, offsets)
-        await consumer.reset_offset(topic, offsets)
+        offsets = dict(ResetOffsetBody.decode(request.body).offsets)
+        log.info("reset offsets of %s on %s: %s", header.group, header.topic, offsets)
+        await consumer.reset_offset(header.topic, offsets)
         return None
 
     def _on_check_transaction_state(self, request: RemotingCommand, connection: Connection) -> None:
-        if not request.body:
-            return None
-        messages = decode_records(request.body)
+        CheckTransactionStateRequestHeader.from_ext_fields(request.ext_fields)  # refuse a malformed one
+        messages = decode_records(request.body) if request.body else []
         if not messages:
             return None
         message = messages[0]
-        group = message.properties.get("PGROUP", "")
+        group = message.properties.get(MessageConst.PRODUCER_GROUP, "")
         producer = self.producers.get(group)
         if producer is None:
             log.warning("CHECK_TRANSACTION_STATE for producer group %r, not started here", group)
             return None
         producer.check_transaction_state(connection.peer_address, message, dict(request.ext_fields))
         return None
-
-
-def encode_running_info(info: dict[str, Any]) -> bytes:
-    """ConsumerRunningInfo as fastjson writes it: `mqTable` keys are MessageQueue objects."""
-    mq_table: dict[MessageQueue, dict[str, Any]] = info.pop("mqTable", {})
-    body = fastjson.dumps(info)
-    entries = b",".join(
-        fastjson.dumps({"brokerName": q.broker_name, "queueId": q.queue_id, "topic": q.topic})
-        + b":"
-        + fastjson.dumps(v)
-        for q, v in mq_table.items()
-    )
-    return body[:-1] + (b"," if len(body) > 2 else b"") + b'"mqTable":{' + entries + b"}}"
-
-
-_QUEUE_KEY = re.compile(
-    r'\{"brokerName":"(?P<broker>[^"]*)","queueId":(?P<queue_id>-?\d+),"topic":"(?P<topic>[^"]*)"\}:(?P<offset>-?\d+)'
-)
-
-
-def parse_reset_offset_body(body: bytes) -> dict[MessageQueue, int]:
-    """ResetOffsetBody `{"offsetTable":{{"brokerName":..,"queueId":..,"topic":..}:offset,...}}`."""
-    text = body.decode("utf-8", "replace").replace(" ", "")
-    return {
-        MessageQueue(match["topic"], match["broker"], int(match["queue_id"])): int(match["offset"])
-        for match in _QUEUE_KEY.finditer(text)
-    }
-
-
-def is_client_error(error: BaseException, *codes: int) -> bool:
-    return isinstance(error, ClientError) and error.code in codes

@@ -37,6 +37,9 @@ from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
 from pocketmq.common.filter_expression import SubscriptionData, build_subscription_data
 from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.sysflag import PullSysFlag
+from pocketmq.protocol.bodies.consumer import ConsumerRunningInfo
+from pocketmq.protocol.bodies.heartbeat import ConsumerData
+from pocketmq.protocol.headers.pull import PullMessageRequestHeader
 
 __all__ = ["PullConsumer", "LitePullConsumer", "LitePullConsumerConfig", "filter_by_tags"]
 
@@ -126,15 +129,13 @@ class _ConsumerBase:
     def update_topic_subscribe_info(self, topic: str, queues: set[MessageQueue]) -> None:
         self._subscribe_infos[topic] = queues
 
-    def heartbeat_data(self) -> dict[str, Any]:
-        return {
-            "consumeFromWhere": ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET.name,
-            "consumeType": self.consume_type.value,
-            "groupName": self._group,
-            "messageModel": self.message_model.value,
-            "subscriptionDataSet": [data.to_json() for data in self._subscriptions.values()],
-            "unitMode": False,
-        }
+    def heartbeat_data(self) -> ConsumerData:
+        return ConsumerData(
+            group_name=self._group,
+            consume_type=self.consume_type,
+            message_model=self.message_model,
+            subscriptions=tuple(self._subscriptions.values()),
+        )
 
     async def do_rebalance(self) -> None:
         return None
@@ -142,13 +143,11 @@ class _ConsumerBase:
     async def persist_consumer_offset(self) -> None:
         return None
 
-    def running_info(self) -> dict[str, Any]:
-        return {
-            "properties": {"PROP_CONSUME_TYPE": self.consume_type.value},
-            "statusTable": {},
-            "subscriptionSet": [data.to_json() for data in self._subscriptions.values()],
-            "mqTable": {},
-        }
+    def running_info(self) -> ConsumerRunningInfo:
+        return ConsumerRunningInfo(
+            properties={"PROP_CONSUME_TYPE": self.consume_type.value},
+            subscriptions=tuple(self._subscriptions.values()),
+        )
 
     async def consume_message_directly(self, message: MessageExt, broker_name: str | None) -> dict[str, Any]:
         return {"autoCommit": True, "consumeResult": "CR_LATER", "order": False, "remark": "pull consumer"}
@@ -222,21 +221,21 @@ class _ConsumerBase:
         timeout_ms: int,
     ) -> PullResult:
         """One PULL_MESSAGE with the subscription in the request; messages decoded and tag-checked."""
-        fields: dict[str, Any] = {
-            "consumerGroup": self._group,
-            "topic": queue.topic,
-            "queueId": str(queue.queue_id),
-            "queueOffset": str(offset),
-            "maxMsgNums": str(max_count),
-            "sysFlag": str(sys_flag),
-            "commitOffset": "0",
-            "suspendTimeoutMillis": str(suspend_ms),
-            "subscription": subscription.sub_string,
-            "subVersion": "0",
-            "expressionType": subscription.expression_type,
-            "bname": queue.broker_name,
-        }
-        result = await self.instance.api.pull(await self.broker_addr(queue), fields, timeout_ms)
+        header = PullMessageRequestHeader(
+            consumer_group=self._group,
+            topic=queue.topic,
+            queue_id=queue.queue_id,
+            queue_offset=offset,
+            max_message_count=max_count,
+            sys_flag=sys_flag,
+            commit_offset=0,
+            suspend_timeout_ms=suspend_ms,
+            subscription=subscription.sub_string,
+            sub_version=0,
+            expression_type=subscription.expression_type,
+            broker_name=queue.broker_name,
+        )
+        result = await self.instance.api.pull(await self.broker_addr(queue), header, timeout_ms)
         if result.pull_status is PullStatus.FOUND and result.body:
             result.messages = filter_by_tags(decode_pulled_messages(result.body), subscription)
             min_offset, max_offset = str(result.min_offset), str(result.max_offset)

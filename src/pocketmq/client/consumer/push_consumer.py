@@ -56,6 +56,9 @@ from pocketmq.common.filter_expression import ExpressionType, SubscriptionData, 
 from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.sysflag import PullSysFlag
 from pocketmq.common.topic import retry_topic
+from pocketmq.protocol.bodies.consumer import ConsumerRunningInfo, ProcessQueueInfo
+from pocketmq.protocol.bodies.heartbeat import ConsumerData
+from pocketmq.protocol.headers.pull import PullMessageRequestHeader
 
 __all__ = [
     "ConsumeConcurrentlyStatus",
@@ -330,15 +333,14 @@ class PushConsumer:
     def update_topic_subscribe_info(self, topic: str, queues: set[MessageQueue]) -> None:
         self._subscribe_infos[topic] = queues
 
-    def heartbeat_data(self) -> dict[str, Any]:
-        return {
-            "consumeFromWhere": self.config.consume_from_where.name,
-            "consumeType": ConsumeType.CONSUME_PASSIVELY.value,
-            "groupName": self._group,
-            "messageModel": self.config.message_model.value,
-            "subscriptionDataSet": [data.to_json() for data in self._subscriptions.values()],
-            "unitMode": False,
-        }
+    def heartbeat_data(self) -> ConsumerData:
+        return ConsumerData(
+            group_name=self._group,
+            consume_type=ConsumeType.CONSUME_PASSIVELY,
+            message_model=self.config.message_model,
+            consume_from_where=self.config.consume_from_where,
+            subscriptions=tuple(self._subscriptions.values()),
+        )
 
     async def do_rebalance(self) -> None:
         if not self._running or self._paused or self._rebalancer is None:
@@ -373,40 +375,41 @@ class PushConsumer:
         if self._rebalancer is not None and self._offset_store is not None:
             await self._offset_store.persist_all(set(self._rebalancer.process_queues))
 
-    def running_info(self) -> dict[str, Any]:
-        now = self.clock.now_ms()
-        table: dict[MessageQueue, dict[str, Any]] = {}
+    def running_info(self) -> ConsumerRunningInfo:
+        table: dict[MessageQueue, ProcessQueueInfo] = {}
         if self._rebalancer is not None:
+            offsets = self.offset_store.clone_offset_table()
             for queue, process_queue in self._rebalancer.process_queues.items():
-                table[queue] = {
-                    "cachedMsgCount": process_queue.message_count,
-                    "cachedMsgMaxOffset": process_queue.last_offset() or 0,
-                    "cachedMsgMinOffset": process_queue.first_offset() or 0,
-                    "cachedMsgSizeInMiB": process_queue.message_bytes // (1024 * 1024),
-                    "commitOffset": self.offset_store.clone_offset_table().get(queue, -1),
-                    "droped": process_queue.dropped,
-                    "lastConsumeTimestamp": process_queue.last_consume_timestamp_ms,
-                    "lastLockTimestamp": process_queue.last_lock_timestamp_ms,
-                    "lastPullTimestamp": process_queue.last_pull_timestamp_ms,
-                    "locked": process_queue.locked,
-                    "tryUnlockTimes": process_queue.try_unlock_times,
-                }
-        return {
-            "properties": {
+                table[queue] = ProcessQueueInfo(
+                    commit_offset=offsets.get(queue, -1),
+                    cached_msg_min_offset=process_queue.first_offset() or 0,
+                    cached_msg_max_offset=process_queue.last_offset() or 0,
+                    cached_msg_count=process_queue.message_count,
+                    cached_msg_size_mib=process_queue.message_bytes // (1024 * 1024),
+                    locked=process_queue.locked,
+                    try_unlock_times=process_queue.try_unlock_times,
+                    last_lock_timestamp=process_queue.last_lock_timestamp_ms,
+                    dropped=process_queue.dropped,
+                    last_pull_timestamp=process_queue.last_pull_timestamp_ms,
+                    last_consume_timestamp=process_queue.last_consume_timestamp_ms,
+                )
+        return ConsumerRunningInfo(
+            properties={
                 "PROP_CLIENT_VERSION": __version__,
                 "PROP_CONSUME_TYPE": ConsumeType.CONSUME_PASSIVELY.value,
                 "PROP_CONSUMEORDERLY": str(self._consume_orderly).lower(),
                 "PROP_CONSUMER_START_TIMESTAMP": str(self._start_timestamp_ms),
                 "PROP_NAMESERVER_ADDR": self.client_config.namesrv_addr,
                 "PROP_THREADPOOL_CORE_SIZE": str(self.config.consume_thread_max),
-                "messageModel": self.config.message_model.value,
+                "PROP_THREADPOOL_MAX_SIZE": str(self.config.consume_thread_max),
                 "consumeFromWhere": self.config.consume_from_where.name,
-                "currentTimeMillis": str(now),
+                "consumeMessageBatchMaxSize": str(self.config.consume_message_batch_max_size),
+                "messageModel": self.config.message_model.value,
+                "pullBatchSize": str(self.config.pull_batch_size),
             },
-            "statusTable": {},
-            "subscriptionSet": [data.to_json() for data in self._subscriptions.values()],
-            "mqTable": table,
-        }
+            subscriptions=tuple(self._subscriptions.values()),
+            queues=table,
+        )
 
     async def consume_message_directly(self, message: MessageExt, broker_name: str | None) -> dict[str, Any]:
         """CONSUME_MESSAGE_DIRECTLY (an admin asks this client to consume one message now)."""
@@ -572,22 +575,21 @@ class PushConsumer:
         addr = instance.find_broker_address_in_subscribe(
             queue.broker_name, self._suggested_broker.get(queue, 0)
         ) or await self._broker_addr(queue)
-        fields: dict[str, Any] = {
-            "consumerGroup": self._group,
-            "topic": queue.topic,
-            "queueId": str(queue.queue_id),
-            "queueOffset": str(offset),
-            "maxMsgNums": str(config.pull_batch_size),
-            "sysFlag": str(sys_flag),
-            "commitOffset": str(max(commit_offset, 0)),
-            "suspendTimeoutMillis": str(config.broker_suspend_max_time_ms),
-        }
-        if post_subscription:
-            fields["subscription"] = subscription.sub_string
-        fields["subVersion"] = str(subscription.sub_version)
-        fields["expressionType"] = subscription.expression_type
-        fields["bname"] = queue.broker_name
-        result = await instance.api.pull(addr, fields, config.consumer_timeout_ms_when_suspend)
+        header = PullMessageRequestHeader(
+            consumer_group=self._group,
+            topic=queue.topic,
+            queue_id=queue.queue_id,
+            queue_offset=offset,
+            max_message_count=config.pull_batch_size,
+            sys_flag=sys_flag,
+            commit_offset=max(commit_offset, 0),
+            suspend_timeout_ms=config.broker_suspend_max_time_ms,
+            subscription=subscription.sub_string if post_subscription else None,
+            sub_version=subscription.sub_version,
+            expression_type=subscription.expression_type,
+            broker_name=queue.broker_name,
+        )
+        result = await instance.api.pull(addr, header, config.consumer_timeout_ms_when_suspend)
         self._suggested_broker[queue] = result.suggest_which_broker_id
         if process_queue.dropped:
             return -1

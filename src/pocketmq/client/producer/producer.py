@@ -42,6 +42,10 @@ from pocketmq.common.sysflag import COMPRESSED, TRANSACTION_PREPARED_TYPE, Compr
 from pocketmq.common.topic import SystemTopics, is_retry_topic, validate_topic
 from pocketmq.protocol.codes import RequestCode
 from pocketmq.protocol.command import make_request
+from pocketmq.protocol.headers.transaction import (
+    CheckTransactionStateRequestHeader,
+    EndTransactionRequestHeader,
+)
 
 __all__ = [
     "ProducerConfig",
@@ -233,26 +237,26 @@ class Producer:
         checker: Callable[[MessageExt], LocalTransactionState],
         broker_addr: str,
         message: MessageExt,
-        header: dict[str, Any],
+        ext_fields: dict[str, Any],
     ) -> None:
+        """Java DefaultMQProducerImpl#checkTransactionState: ask the checker, answer END_TRANSACTION."""
+        header = CheckTransactionStateRequestHeader.from_ext_fields(ext_fields)
         try:
             state = checker(message)
         except Exception:
             log.exception("transaction checker of %s failed", self._group)
             state = LocalTransactionState.UNKNOW
-        uniq = message.properties.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or str(
-            header.get("msgId", "")
+        uniq = message.properties.get(MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX) or header.msg_id or ""
+        answer = EndTransactionRequestHeader(
+            producer_group=self._group,
+            transaction_queue_offset=header.transaction_queue_offset,
+            commit_log_offset=header.commit_log_offset,
+            commit_or_rollback=state.value,
+            from_transaction_check=True,
+            msg_id=uniq,
+            transaction_id=header.transaction_id or uniq,
         )
-        fields = {
-            "producerGroup": self._group,
-            "commitLogOffset": str(header.get("commitLogOffset", message.commit_log_offset)),
-            "msgId": uniq,
-            "tranStateTableOffset": str(header.get("tranStateTableOffset", message.queue_offset)),
-            "commitOrRollback": str(state.value),
-            "transactionId": str(header.get("transactionId") or uniq),
-            "fromTransactionCheck": "true",
-        }
-        await self.instance.api.end_transaction_oneway(broker_addr, fields, None)
+        await self.instance.api.end_transaction_oneway(broker_addr, answer)
 
     # -- sending --------------------------------------------------------------------------------
 
