@@ -145,6 +145,7 @@ class Broker:
             broker_address=self.broker_address,
         )
         context.stats.boot_timestamp_ms = now
+        context.stats.sample(now)
         context.register_now = self._register_now
         context.notify_consumers = self._notify_consumers
         context.persist_soon = self._persist_wanted.set
@@ -388,6 +389,7 @@ class Broker:
         assert self.context is not None
         context = self.context
         now = self.clock.now_ms()
+        context.stats.sample(now)
         expired, changed = context.consumers.scan_inactive(now)
         expired += context.producers.scan_inactive(now)
         for group, remaining in changed.items():

@@ -253,6 +253,20 @@ class AdminHandlers:
             "dispatchBehindBytes": "0",
             "pageCacheLockTimeMills": "0",
             "heldPullCount": str(context.long_polling.held_count if context.long_polling else 0),
+            "putTps": stats.rates(1, now),
+            "getFoundTps": stats.rates(2, now),
+            "getMissTps": stats.rates(3, now),
+            "getTransferedTps": stats.rates(2, now),
+            "getTotalTps": " ".join(
+                f"{float(a) + float(b):.1f}"
+                for a, b in zip(stats.rates(2, now).split(), stats.rates(3, now).split(), strict=True)
+            ),
+            "putMessageFailedTimes": "0",
+            "sendThreadPoolQueueSize": "0",
+            "pullThreadPoolQueueSize": "0",
+            "sendThreadPoolQueueHeadWaitTimeMills": "0",
+            "pullThreadPoolQueueHeadWaitTimeMills": "0",
+            "remainHowManyDataToFlush": "0 B",
         }
         body = fastjson.dumps({"table": table})
         return make_response(request, ResponseCode.SUCCESS, None, None, body)

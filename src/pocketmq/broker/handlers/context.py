@@ -7,6 +7,7 @@ Handlers get this instead of the whole Broker (STYLE: no back-references to a wh
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -36,13 +37,32 @@ FAQ_URL = "http://rocketmq.apache.org/docs/faq/"
 
 @dataclass(slots=True)
 class BrokerStats:
-    """Counters for GET_BROKER_RUNTIME_INFO (Java BrokerStatsManager, reduced)."""
+    """Counters for GET_BROKER_RUNTIME_INFO (Java StoreStatsService, reduced): totals, and samples
+    taken every 10 s for the rates over 10 s, 1 min and 10 min."""
 
     put_message_count: int = 0
     put_message_bytes: int = 0
     get_found_count: int = 0
     get_miss_count: int = 0
     boot_timestamp_ms: int = 0
+    #: (now_ms, put, found, miss) every 10 s, the last 10 minutes.
+    samples: deque[tuple[int, int, int, int]] = field(default_factory=lambda: deque(maxlen=61))
+
+    def sample(self, now_ms: int) -> None:
+        self.samples.append((now_ms, self.put_message_count, self.get_found_count, self.get_miss_count))
+
+    def rates(self, index: int, now_ms: int) -> str:
+        """Java getPutTps() and friends: "tps10s tps60s tps600s" (per second) of counter `index`
+        (1 put, 2 found, 3 miss), each from the oldest sample within its window."""
+        current = (now_ms, self.put_message_count, self.get_found_count, self.get_miss_count)
+        parts = []
+        for window_ms in (10_000, 60_000, 600_000):
+            oldest = next((sample for sample in self.samples if now_ms - sample[0] <= window_ms), None)
+            if oldest is None or now_ms <= oldest[0]:
+                parts.append("0.0")
+                continue
+            parts.append(f"{(current[index] - oldest[index]) * 1000 / (now_ms - oldest[0]):.1f}")
+        return " ".join(parts)
 
 
 @dataclass(slots=True)
