@@ -117,7 +117,9 @@ def test_levels_are_independent_and_in_order(store: MessageStore, clock: FakeClo
     assert seen == [b"a", b"a2", b"b", b"c"]
 
 
-def test_level_above_the_configured_maximum_uses_the_last_level(store: MessageStore, clock: FakeClock) -> None:
+def test_level_above_the_configured_maximum_uses_the_last_level(
+    store: MessageStore, clock: FakeClock
+) -> None:
     result = store.append_message(delayed(18))
     parked = store.look_message_by_offset(result.commit_log_offset)
     assert parked is not None and (parked.queue_id, parked.properties["DELAY"]) == (2, "3")
