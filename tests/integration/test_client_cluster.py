@@ -25,6 +25,7 @@ from pocketmq.client.consumer.push_consumer import (
 from pocketmq.client.consumer.rebalance import MessageModel
 from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import Producer
+from pocketmq.common.errors import PocketMQError
 from pocketmq.common.message import Message, MessageExt, MessageQueue
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import make_request
@@ -301,3 +302,49 @@ async def test_reconsume_later_is_redelivered_through_the_retry_topic(cluster: C
         await consumer.shutdown()
     assert seen[0] == (topic, 0, b"retry-me")
     assert seen[-1] == (topic, 1, b"retry-me")
+
+
+@pytest.mark.long
+async def test_clients_carry_on_after_the_broker_is_killed_and_restarted(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path / "restart")
+    cluster.start()
+    try:
+        topic = "ClientRestart"
+        await create_topic(cluster, topic, 4)
+        received: Counter[str] = Counter()
+
+        async def listener(
+            messages: list[MessageExt], context: ConsumeConcurrentlyContext
+        ) -> ConsumeConcurrentlyStatus:
+            received.update(m.body.decode() for m in messages)
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+        consumer = PushConsumer("client-restart", client_config=config(cluster, "rs-c"), listener=listener)
+        consumer.subscribe(topic)
+        await consumer.start()
+        producer = Producer("client-restart-p", client_config=config(cluster, "rs-p"))
+        await producer.start()
+        try:
+            for i in range(300):
+                await producer.send(Message(topic, f"before-{i}".encode()))
+            async with asyncio.timeout(30):
+                while len(received) < 300:
+                    await asyncio.sleep(0.05)
+            cluster.kill_broker()
+            cluster.start_broker()
+            sent_after = 0
+            async with asyncio.timeout(60):
+                while sent_after < 300:
+                    try:
+                        await producer.send(Message(topic, f"after-{sent_after}".encode()))
+                    except PocketMQError:
+                        await asyncio.sleep(0.2)  # the broker is still coming back
+                        continue
+                    sent_after += 1
+                while sum(1 for body in received if body.startswith("after-")) < 300:
+                    await asyncio.sleep(0.05)
+        finally:
+            await producer.shutdown()
+            await consumer.shutdown()
+    finally:
+        cluster.stop()

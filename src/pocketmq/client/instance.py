@@ -179,7 +179,7 @@ def get_client_instance(config: ClientConfig) -> ClientInstance:
     client_id = config.client_id()
     key = (id(loop), client_id)
     instance = _instances.get(key)
-    if instance is None or instance.closed:
+    if instance is None or instance.closed or instance.loop is not loop:
         instance = ClientInstance(client_id, config)
         _instances[key] = instance
     return instance
@@ -214,6 +214,7 @@ class ClientInstance:
         self.producers: dict[str, ProducerInner] = {}
         self.consumers: dict[str, ConsumerInner] = {}
         self.closed = False
+        self.loop = asyncio.get_running_loop()
         self._started = False
         self._tasks: list[asyncio.Task[None]] = []
         self._rebalance_wakeup = asyncio.Event()
@@ -384,6 +385,26 @@ class ClientInstance:
             topics |= consumer.subscribed_topics()
         for topic in sorted(topics):
             await self.update_topic_route(topic)
+        self.clean_offline_brokers(topics)
+
+    def clean_offline_brokers(self, topics_in_use: set[str]) -> None:
+        """Forget routes of topics no longer used and brokers no route names (Java cleanOfflineBroker)."""
+        for topic in list(self.tables.routes):
+            if topic not in topics_in_use:
+                del self.tables.routes[topic]
+        listed = {
+            (broker.broker_name, addr)
+            for route in self.tables.routes.values()
+            for broker in route.broker_datas
+            for addr in broker.broker_addrs.values()
+        }
+        for name, addrs in list(self.tables.broker_addrs.items()):
+            for broker_id, addr in list(addrs.items()):
+                if (name, addr) not in listed:
+                    del addrs[broker_id]
+                    log.info("broker %s (%s, id %d) is offline: forgotten", name, addr, broker_id)
+            if not addrs:
+                del self.tables.broker_addrs[name]
 
     def find_broker_address_in_publish(self, broker_name: str) -> str | None:
         """The master's address (Java findBrokerAddressInPublish)."""

@@ -181,6 +181,8 @@ class PushConsumer:
         self._rebalancer: Rebalancer | None = None
         self._pull_tasks: dict[MessageQueue, asyncio.Task[None]] = {}
         self._consume_tasks: set[asyncio.Task[None]] = set()
+        #: Messages whose send-back failed, waiting 5 s to be consumed again.
+        self._later_tasks: set[asyncio.Task[None]] = set()
         self._consume_slots = asyncio.Semaphore(self.config.consume_thread_max)
         self._executor: ThreadPoolExecutor | None = None
         self._suggested_broker: dict[MessageQueue, int] = {}
@@ -296,6 +298,8 @@ class PushConsumer:
         self._pull_tasks.clear()
         if self._consume_tasks:
             await asyncio.wait(list(self._consume_tasks), timeout=10)
+        for later in list(self._later_tasks):
+            later.cancel()  # their messages stay uncommitted: redelivered after a restart
         assert self._rebalancer is not None
         held = set(self._rebalancer.process_queues)
         await self.offset_store.persist_all(held)
@@ -694,7 +698,9 @@ class PushConsumer:
         if offset >= 0 and not process_queue.dropped:
             self.offset_store.update_offset(queue, offset, increase_only=True)
         if again:
-            self._spawn(self._consume_later(again, process_queue, queue))
+            later = asyncio.get_running_loop().create_task(self._consume_later(again, process_queue, queue))
+            self._later_tasks.add(later)
+            later.add_done_callback(self._later_tasks.discard)
 
     async def _consume_later(
         self, messages: list[MessageExt], process_queue: ProcessQueue, queue: MessageQueue
