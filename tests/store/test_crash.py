@@ -110,7 +110,7 @@ def test_sigkill_keeps_every_acknowledged_put(tmp_path: Path, flush: str) -> Non
 @pytest.mark.long
 @pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
 def test_sigkill_soak(tmp_path: Path, flush: str) -> None:
-    crash_rounds(tmp_path, flush, rounds=25)
+    crash_rounds(tmp_path, flush, rounds=12)
 
 
 def test_dump_and_verify_beside_a_running_writer(tmp_path: Path) -> None:

@@ -193,3 +193,23 @@ def test_clean_shutdown_reopens_without_rescanning(tmp_path: Path) -> None:
         assert report.scanned_from == store.max_commit_log_offset
     finally:
         store.close()
+
+
+def test_torn_tail_before_an_empty_preallocated_segment(tmp_path: Path) -> None:
+    """Found by the SIGKILL soak: the next segment was already pre-allocated (all zeros) when the
+    writer died mid-record; that is a torn tail, not a mid-log corruption."""
+    config = tiny_config(tmp_path)
+    results = write_and_crash(config, 10)
+    last = results[-1]
+    path, position = segment_of(config, last.commit_log_offset)
+    patch(path, position + 95, bytes(last.wrote_bytes - 95))
+    next_start = last.commit_log_offset - last.commit_log_offset % 4096 + 4096
+    (config.commit_log_path / f"{next_start:020d}").write_bytes(bytes(4096))
+    store, report = reopen_and_verify(config)
+    try:
+        assert not report.corruptions
+        assert store.max_commit_log_offset == results[-2].end_offset
+        assert not (config.commit_log_path / f"{next_start:020d}").exists()
+        assert store.append_message(make_message()).commit_log_offset == results[-2].end_offset
+    finally:
+        store.close()

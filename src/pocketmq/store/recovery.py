@@ -101,6 +101,17 @@ def _followed_by_valid_record(commit_log: CommitLog, offset: int) -> int:
     return size if after.size > 0 else 0
 
 
+def _later_segments_hold_data(commit_log: CommitLog, mapped: MappedFile) -> bool:
+    """Whether a segment after `mapped` starts with a record (else the bad record is a torn
+    tail: the segments after it are only pre-allocated, still zero)."""
+    for later in commit_log.files.files:
+        if later.file_from_offset <= mapped.file_from_offset or later.mm is None:
+            continue
+        if check_record(later.mm, 0, later.mapped_bytes, check_crc=False).size != 0:
+            return True
+    return False
+
+
 def recover(
     commit_log: CommitLog,
     queues: ConsumeQueueTable,
@@ -155,7 +166,7 @@ def recover(
             if skip:
                 report.corruptions.append(f"{where}: {info.error} (record skipped)")
                 resume_at = bad + skip
-            elif scanned.file is not files[-1]:
+            elif _later_segments_hold_data(commit_log, scanned.file):
                 lost = scanned.file.file_from_offset + scanned.file.file_size - bad
                 report.corruptions.append(
                     f"{where}: {info.error} (rest of the segment, {lost} bytes, skipped)"
