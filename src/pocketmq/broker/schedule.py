@@ -47,8 +47,9 @@ SCHEDULE_TOPIC: Final = SystemTopics.SCHEDULE
 #: Java DELAY_FOR_A_WHILE: how often a level with nothing due looks again (ms).
 POLL_INTERVAL_MS: Final = 100
 #: Java flushDelayOffsetInterval is 10 s; pocketmq writes delayOffset.json at most this often when it
-#: changed, which keeps redeliveries after a crash to about a second's worth.
-PERSIST_INTERVAL_MS: Final = 1000
+#: changed (after flushing the delivered records), which keeps redeliveries after a crash to the last
+#: fraction of a second's worth.
+PERSIST_INTERVAL_MS: Final = 200
 #: Units read per level and round (one CQ read).
 UNITS_PER_READ: Final = 256
 
