@@ -28,7 +28,7 @@ from pocketmq.client.producer.producer import Producer
 from pocketmq.common.errors import PocketMQError
 from pocketmq.common.message import Message, MessageExt, MessageQueue
 from pocketmq.protocol.codes import RequestCode, ResponseCode
-from pocketmq.protocol.command import make_request
+from pocketmq.protocol.command import SerializeType, make_request
 from pocketmq.remoting import RemotingClient
 from tests.support.cluster import Cluster
 
@@ -348,3 +348,17 @@ async def test_clients_carry_on_after_the_broker_is_killed_and_restarted(tmp_pat
             await consumer.shutdown()
     finally:
         cluster.stop()
+
+
+async def test_rocketmq_binary_headers_work_end_to_end(cluster: Cluster) -> None:
+    topic = "ClientBinaryHeaders"
+    await create_topic(cluster, topic, 1)
+    binary = ClientConfig(
+        namesrv_addr=cluster.namesrv_address, instance_name="bin", serialize_type=SerializeType.ROCKETMQ
+    )
+    async with Producer("client-bin-p", client_config=binary) as producer:
+        results = [await producer.send(Message(topic, f"r{i}".encode(), tags="TagBin")) for i in range(3)]
+    assert [r.queue_offset for r in results] == [0, 1, 2]
+    async with PullConsumer("client-bin", client_config=binary) as puller:
+        pulled = await puller.pull(MessageQueue(topic, cluster.broker_name, 0), "TagBin", 0, 32)
+    assert [m.body for m in pulled.messages] == [b"r0", b"r1", b"r2"]

@@ -23,7 +23,7 @@ from pocketmq.protocol.bodies.consumer import GetConsumerListByGroupResponseBody
 from pocketmq.protocol.bodies.heartbeat import HeartbeatData
 from pocketmq.protocol.bodies.route import TopicRouteData
 from pocketmq.protocol.codes import RequestCode, ResponseCode
-from pocketmq.protocol.command import RemotingCommand, make_request
+from pocketmq.protocol.command import RemotingCommand, SerializeType, make_request
 from pocketmq.protocol.headers.consumer import (
     GetConsumerListByGroupRequestHeader,
     QueryConsumerOffsetRequestHeader,
@@ -162,15 +162,34 @@ def decode_pulled_messages(body: bytes) -> list[MessageExt]:
 class ClientAPI:
     """Typed calls on top of one RemotingClient (shared by every producer and consumer of a client id)."""
 
-    def __init__(self, remoting: RemotingClient, *, default_timeout_ms: int = 3000) -> None:
+    def __init__(
+        self,
+        remoting: RemotingClient,
+        *,
+        default_timeout_ms: int = 3000,
+        serialize_type: SerializeType = SerializeType.JSON,
+    ) -> None:
         self.remoting = remoting
         self.default_timeout_ms = default_timeout_ms
+        #: Header encoding of every request (JSON, or ROCKETMQ as with -Drocketmq.serialize.type=ROCKETMQ).
+        self.serialize_type = serialize_type
+
+    def request(
+        self,
+        code: int,
+        ext_fields: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        *,
+        oneway: bool = False,
+    ) -> RemotingCommand:
+        """A request in this client's serialize type."""
+        return make_request(code, ext_fields, body, oneway=oneway, serialize_type=self.serialize_type)
 
     # -- name server ----------------------------------------------------------------------------
 
     async def get_topic_route(self, namesrv_addr: str, topic: str, timeout_ms: int) -> TopicRouteData | None:
         """The route of `topic`; None when the name server answers TOPIC_NOT_EXIST."""
-        request = make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
+        request = self.request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic})
         response = await self.remoting.invoke(namesrv_addr, request, timeout_ms)
         if response.code == ResponseCode.TOPIC_NOT_EXIST:
             return None
@@ -192,16 +211,16 @@ class ClientAPI:
         timeout_ms: int,
         uniq_id: str | None,
     ) -> SendResult:
-        response = await self.remoting.invoke(addr, make_request(code, ext_fields, body), timeout_ms)
+        response = await self.remoting.invoke(addr, self.request(code, ext_fields, body), timeout_ms)
         return send_result_from_response(response, queue, uniq_id)
 
     async def send_oneway(self, addr: str, code: int, ext_fields: dict[str, Any], body: bytes) -> None:
-        await self.remoting.invoke_oneway(addr, make_request(code, ext_fields, body, oneway=True))
+        await self.remoting.invoke_oneway(addr, self.request(code, ext_fields, body, oneway=True))
 
     # -- pull -----------------------------------------------------------------------------------
 
     async def pull(self, addr: str, header: PullMessageRequestHeader, timeout_ms: int) -> PullResult:
-        request = make_request(RequestCode.PULL_MESSAGE, header.to_ext_fields())
+        request = self.request(RequestCode.PULL_MESSAGE, header.to_ext_fields())
         response = await self.remoting.invoke(addr, request, timeout_ms)
         status = _PULL_STATUS_BY_CODE.get(response.code)
         if status is None:
@@ -222,7 +241,7 @@ class ClientAPI:
 
     async def heartbeat(self, addr: str, heartbeat: HeartbeatData, timeout_ms: int) -> int:
         """HEART_BEAT; answers the broker's version."""
-        request = make_request(RequestCode.HEART_BEAT, None, heartbeat.encode())
+        request = self.request(RequestCode.HEART_BEAT, None, heartbeat.encode())
         response = _check(await self.remoting.invoke(addr, request, timeout_ms), "HEART_BEAT")
         return response.version
 
@@ -238,12 +257,12 @@ class ClientAPI:
         header = UnregisterClientRequestHeader(
             client_id=client_id, producer_group=producer_group, consumer_group=consumer_group
         )
-        request = make_request(RequestCode.UNREGISTER_CLIENT, header.to_ext_fields())
+        request = self.request(RequestCode.UNREGISTER_CLIENT, header.to_ext_fields())
         _check(await self.remoting.invoke(addr, request, timeout_ms), "UNREGISTER_CLIENT")
 
     async def get_consumer_id_list(self, addr: str, group: str, timeout_ms: int) -> list[str]:
         header = GetConsumerListByGroupRequestHeader(consumer_group=group)
-        request = make_request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, header.to_ext_fields())
+        request = self.request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, header.to_ext_fields())
         response = _check(await self.remoting.invoke(addr, request, timeout_ms), "GET_CONSUMER_LIST_BY_GROUP")
         if not response.body:
             return []
@@ -256,7 +275,7 @@ class ClientAPI:
         header = QueryConsumerOffsetRequestHeader(
             consumer_group=group, topic=queue.topic, queue_id=queue.queue_id, broker_name=queue.broker_name
         )
-        request = make_request(RequestCode.QUERY_CONSUMER_OFFSET, header.to_ext_fields())
+        request = self.request(RequestCode.QUERY_CONSUMER_OFFSET, header.to_ext_fields())
         response = _check(await self.remoting.invoke(addr, request, timeout_ms), "QUERY_CONSUMER_OFFSET")
         return QueryConsumerOffsetResponseHeader.from_ext_fields(response.ext_fields).offset
 
@@ -272,17 +291,17 @@ class ClientAPI:
             broker_name=queue.broker_name,
         ).to_ext_fields()
         if oneway:
-            request = make_request(RequestCode.UPDATE_CONSUMER_OFFSET, fields, oneway=True)
+            request = self.request(RequestCode.UPDATE_CONSUMER_OFFSET, fields, oneway=True)
             await self.remoting.invoke_oneway(addr, request)
             return
-        request = make_request(RequestCode.UPDATE_CONSUMER_OFFSET, fields)
+        request = self.request(RequestCode.UPDATE_CONSUMER_OFFSET, fields)
         _check(await self.remoting.invoke(addr, request, timeout_ms), "UPDATE_CONSUMER_OFFSET")
 
     async def get_max_offset(self, addr: str, queue: MessageQueue, timeout_ms: int) -> int:
         header = GetMaxOffsetRequestHeader(
             topic=queue.topic, queue_id=queue.queue_id, broker_name=queue.broker_name
         )
-        request = make_request(RequestCode.GET_MAX_OFFSET, header.to_ext_fields())
+        request = self.request(RequestCode.GET_MAX_OFFSET, header.to_ext_fields())
         response = _check(await self.remoting.invoke(addr, request, timeout_ms), "GET_MAX_OFFSET")
         return GetMaxOffsetResponseHeader.from_ext_fields(response.ext_fields).offset
 
@@ -290,7 +309,7 @@ class ClientAPI:
         header = GetMinOffsetRequestHeader(
             topic=queue.topic, queue_id=queue.queue_id, broker_name=queue.broker_name
         )
-        request = make_request(RequestCode.GET_MIN_OFFSET, header.to_ext_fields())
+        request = self.request(RequestCode.GET_MIN_OFFSET, header.to_ext_fields())
         response = _check(await self.remoting.invoke(addr, request, timeout_ms), "GET_MIN_OFFSET")
         return GetMinOffsetResponseHeader.from_ext_fields(response.ext_fields).offset
 
@@ -298,7 +317,7 @@ class ClientAPI:
         header = SearchOffsetRequestHeader(
             topic=queue.topic, queue_id=queue.queue_id, timestamp=timestamp_ms, broker_name=queue.broker_name
         )
-        request = make_request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, header.to_ext_fields())
+        request = self.request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, header.to_ext_fields())
         response = _check(await self.remoting.invoke(addr, request, timeout_ms), "SEARCH_OFFSET_BY_TIMESTAMP")
         return SearchOffsetResponseHeader.from_ext_fields(response.ext_fields).offset
 
@@ -326,12 +345,12 @@ class ClientAPI:
             max_reconsume_times=max_reconsume_times,
             broker_name=broker_name,
         )
-        request = make_request(RequestCode.CONSUMER_SEND_MSG_BACK, header.to_ext_fields())
+        request = self.request(RequestCode.CONSUMER_SEND_MSG_BACK, header.to_ext_fields())
         _check(await self.remoting.invoke(addr, request, timeout_ms), "CONSUMER_SEND_MSG_BACK")
 
     async def end_transaction_oneway(self, addr: str, header: EndTransactionRequestHeader) -> None:
         """END_TRANSACTION, oneway as the Java client sends it."""
-        request = make_request(RequestCode.END_TRANSACTION, header.to_ext_fields(), oneway=True)
+        request = self.request(RequestCode.END_TRANSACTION, header.to_ext_fields(), oneway=True)
         await self.remoting.invoke_oneway(addr, request)
 
 

@@ -44,7 +44,7 @@ from pocketmq.protocol.bodies.consumer import ConsumerRunningInfo, ResetOffsetBo
 from pocketmq.protocol.bodies.heartbeat import ConsumerData, HeartbeatData, ProducerData
 from pocketmq.protocol.bodies.route import TopicRouteData
 from pocketmq.protocol.codes import RequestCode, ResponseCode
-from pocketmq.protocol.command import RemotingCommand, make_response
+from pocketmq.protocol.command import RemotingCommand, SerializeType, make_response
 from pocketmq.protocol.headers.consumer import (
     ConsumeMessageDirectlyResultRequestHeader,
     GetConsumerRunningInfoRequestHeader,
@@ -68,6 +68,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The name servers when none are given (Java MixAll.NAMESRV_ADDR_ENV).
+NAMESRV_ADDR_ENV: Final = "NAMESRV_ADDR"
+#: Header encoding when not configured (Java RemotingCommand.SERIALIZE_TYPE_ENV).
+SERIALIZE_TYPE_ENV: Final = "ROCKETMQ_SERIALIZE_TYPE"
 #: Java MixAll.CLIENT_INNER_PRODUCER_GROUP: every Java client heartbeats it.
 CLIENT_INNER_PRODUCER_GROUP: Final = "CLIENT_INNER_PRODUCER"
 
@@ -92,6 +96,8 @@ class ClientConfig:
     rebalance_interval_ms: int = 20_000
     #: Timeout of name-server and admin-like calls. Java: mqClientApiTimeout (3 s).
     client_api_timeout_ms: int = 3_000
+    #: Header encoding of requests. Java: -Drocketmq.serialize.type / $ROCKETMQ_SERIALIZE_TYPE (JSON).
+    serialize_type: SerializeType = SerializeType.JSON
 
     def __post_init__(self) -> None:
         if not self.namesrv_addrs:
@@ -99,6 +105,21 @@ class ClientConfig:
         for name in ("poll_name_server_interval_ms", "heartbeat_broker_interval_ms", "rebalance_interval_ms"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, not {getattr(self, name)}")
+
+    @classmethod
+    def of(cls, namesrv_addr: str | None, instance_name: str | None = None) -> ClientConfig:
+        """Defaults for the given name servers; without any, $NAMESRV_ADDR; the serialize type from
+        $ROCKETMQ_SERIALIZE_TYPE (JSON or ROCKETMQ), as the Java client reads them."""
+        addr = namesrv_addr or os.environ.get(NAMESRV_ADDR_ENV)
+        if not addr:
+            raise ConfigError(
+                "no name server: give namesrv_addr (host:port;host:port), a client_config "
+                f"or ${NAMESRV_ADDR_ENV}"
+            )
+        serialize = os.environ.get(SERIALIZE_TYPE_ENV, "JSON").upper()
+        if serialize not in SerializeType.__members__:
+            raise ConfigError(f"${SERIALIZE_TYPE_ENV}={serialize!r}: use JSON or ROCKETMQ")
+        return cls(namesrv_addr=addr, instance_name=instance_name, serialize_type=SerializeType[serialize])
 
     @property
     def namesrv_addrs(self) -> list[str]:
@@ -209,7 +230,11 @@ class ClientInstance:
             }
         )
         self.remoting = RemotingClient(self.router, connect_timeout_ms=config.client_api_timeout_ms)
-        self.api = ClientAPI(self.remoting, default_timeout_ms=config.client_api_timeout_ms)
+        self.api = ClientAPI(
+            self.remoting,
+            default_timeout_ms=config.client_api_timeout_ms,
+            serialize_type=config.serialize_type,
+        )
         self.tables = _Tables()
         self.producers: dict[str, ProducerInner] = {}
         self.consumers: dict[str, ConsumerInner] = {}

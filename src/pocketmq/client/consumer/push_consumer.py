@@ -164,9 +164,7 @@ class PushConsumer:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if client_config is None:
-            if namesrv_addr is None:
-                raise ConfigError("give namesrv_addr (host:port;host:port) or a client_config")
-            client_config = ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name)
+            client_config = ClientConfig.of(namesrv_addr, instance_name)
         if not group:
             raise ConfigError("the consumer group is empty")
         self._group = group

@@ -41,7 +41,6 @@ from pocketmq.common.message_id import UniqIdGenerator
 from pocketmq.common.sysflag import COMPRESSED, TRANSACTION_PREPARED_TYPE, CompressionType
 from pocketmq.common.topic import SystemTopics, is_retry_topic, validate_topic
 from pocketmq.protocol.codes import RequestCode
-from pocketmq.protocol.command import make_request
 from pocketmq.protocol.headers.transaction import (
     CheckTransactionStateRequestHeader,
     EndTransactionRequestHeader,
@@ -156,9 +155,7 @@ class Producer:
         transaction_checker: Callable[[MessageExt], LocalTransactionState] | None = None,
     ) -> None:
         if client_config is None:
-            if namesrv_addr is None:
-                raise ConfigError("give namesrv_addr (host:port;host:port) or a client_config")
-            client_config = ClientConfig(namesrv_addr=namesrv_addr, instance_name=instance_name)
+            client_config = ClientConfig.of(namesrv_addr, instance_name)
         self._group = group
         self.client_config = client_config
         self.config = config or ProducerConfig()
@@ -573,7 +570,7 @@ class Producer:
                 message_queue=queue,
                 queue_offset=-1,
             )
-        response = await instance.remoting.invoke(addr, make_request(code, fields, body), timeout_ms)
+        response = await instance.remoting.invoke(addr, instance.api.request(code, fields, body), timeout_ms)
         return send_result_from_response(response, queue, uniq_id)
 
 
