@@ -11,7 +11,7 @@ from pocketmq.common.errors import RequestTimeoutError
 from pocketmq.common.message_id import decode_offset_msg_id
 from pocketmq.protocol.bodies.route import TopicRouteData
 from pocketmq.protocol.codes import RequestCode, ResponseCode
-from pocketmq.protocol.command import RemotingCommand, make_request
+from pocketmq.protocol.command import RemotingCommand, make_request, make_response
 from pocketmq.remoting import Connection, RemotingClient, Router
 from tests.integration.test_broker_helpers import (
     TIMEOUT_MS,
@@ -476,3 +476,54 @@ async def test_sql92_subscriptions(cluster: Cluster) -> None:
             TIMEOUT_MS,
         )
         assert who.code == ResponseCode.SUCCESS
+
+
+async def test_admin_requests_forwarded_to_a_consumer(cluster: Cluster) -> None:
+    address = cluster.broker_address
+    seen: list[RemotingCommand] = []
+
+    def answer(request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        seen.append(request)
+        return make_response(request, ResponseCode.SUCCESS, None, None, b'{"answered":true}')
+
+    router = Router(
+        {RequestCode.GET_CONSUMER_RUNNING_INFO: answer, RequestCode.CONSUME_MESSAGE_DIRECTLY: answer}
+    )
+    async with RemotingClient(router) as consumer, RemotingClient() as admin:
+        await create_topic(admin, address, "ForwardTopic")
+        sent = await send(admin, address, "ForwardTopic", b"direct")
+        assert (
+            await heartbeat(consumer, address, "10.0.0.9@fwd", "ForwardGroup", {"ForwardTopic": "*"})
+        ).code == 0
+        info = await admin.invoke(
+            address,
+            make_request(
+                RequestCode.GET_CONSUMER_RUNNING_INFO,
+                {"consumerGroup": "ForwardGroup", "clientId": "10.0.0.9@fwd"},
+            ),
+            TIMEOUT_MS,
+        )
+        assert (info.code, info.body) == (ResponseCode.SUCCESS, b'{"answered":true}')
+        direct = await admin.invoke(
+            address,
+            make_request(
+                RequestCode.CONSUME_MESSAGE_DIRECTLY,
+                {
+                    "consumerGroup": "ForwardGroup",
+                    "clientId": "10.0.0.9@fwd",
+                    "msgId": sent.ext_fields["msgId"],
+                },
+            ),
+            TIMEOUT_MS,
+        )
+        assert direct.code == ResponseCode.SUCCESS
+        assert seen[-1].body is not None and b"direct" in seen[-1].body
+        offline = await admin.invoke(
+            address,
+            make_request(
+                RequestCode.GET_CONSUMER_RUNNING_INFO, {"consumerGroup": "ForwardGroup", "clientId": "nobody"}
+            ),
+            TIMEOUT_MS,
+        )
+        assert offline.code == ResponseCode.SYSTEM_ERROR
+        assert "not online" in (offline.remark or "")

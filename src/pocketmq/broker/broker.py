@@ -25,6 +25,7 @@ from pocketmq.broker.handlers.admin import AdminHandlers
 from pocketmq.broker.handlers.client_manage import ClientManageHandlers
 from pocketmq.broker.handlers.consumer_manage import ConsumerManageHandlers
 from pocketmq.broker.handlers.context import BrokerContext
+from pocketmq.broker.handlers.forward import ForwardHandlers
 from pocketmq.broker.handlers.pull import PullHandlers
 from pocketmq.broker.handlers.query import QueryHandlers
 from pocketmq.broker.handlers.send import SendHandlers
@@ -163,6 +164,7 @@ class Broker:
             self._client_handlers,
             ConsumerManageHandlers(context),
             AdminHandlers(context),
+            ForwardHandlers(context),
         ):
             for code, handler in handlers.routes().items():
                 router.register(code, handler)
