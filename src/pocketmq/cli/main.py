@@ -13,9 +13,9 @@ def cli() -> None:
     """pocketmq: Apache RocketMQ's architecture and semantics in Python."""
 
 
+import pocketmq.cli.bench  # noqa: E402  (registers `pocketmq bench`)
+import pocketmq.cli.standalone  # noqa: E402  (registers `pocketmq standalone`)
 import pocketmq.cli.store  # noqa: E402, F401  (registers `pocketmq store`)
-import pocketmq.cli.standalone  # noqa: E402, F401  (registers `pocketmq standalone`)
-import pocketmq.cli.bench  # noqa: E402, F401  (registers `pocketmq bench`)
 
 
 def main() -> None:
