@@ -292,3 +292,27 @@ async def test_bad_messages_are_refused_before_sending(cluster: FakeCluster) -> 
             with pytest.raises(ClientError):
                 await producer.send(message)
     assert not cluster.requests_of(RequestCode.SEND_MESSAGE_V2)
+
+
+async def test_lite_pull_consumer_subscribe_mode_gets_queues_from_rebalance(cluster: FakeCluster) -> None:
+    cluster.create_topic("TopicLS", 4)
+    async with Producer("pg6", client_config=client_config(cluster, "p6")) as producer:
+        await asyncio.gather(
+            *(producer.send(Message("TopicLS", f"s{i}".encode(), tags="X")) for i in range(40))
+        )
+    consumer = LitePullConsumer(
+        "lite-s",
+        client_config=client_config(cluster, "ls"),
+        config=LitePullConsumerConfig(consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET),
+    )
+    consumer.subscribe("TopicLS", "X")
+    await consumer.start()
+    try:
+        got: Counter[bytes] = Counter()
+        async with asyncio.timeout(10):
+            while len(got) < 40:
+                got.update(m.body for m in await consumer.poll(500))
+        assert max(got.values()) == 1
+        assert len(consumer.assignment()) == 4
+    finally:
+        await consumer.shutdown()
