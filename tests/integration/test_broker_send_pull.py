@@ -486,8 +486,15 @@ async def test_admin_requests_forwarded_to_a_consumer(cluster: Cluster) -> None:
         seen.append(request)
         return make_response(request, ResponseCode.SUCCESS, None, None, b'{"answered":true}')
 
+    def on_reset(request: RemotingCommand, connection: Connection) -> None:
+        seen.append(request)
+
     router = Router(
-        {RequestCode.GET_CONSUMER_RUNNING_INFO: answer, RequestCode.CONSUME_MESSAGE_DIRECTLY: answer}
+        {
+            RequestCode.GET_CONSUMER_RUNNING_INFO: answer,
+            RequestCode.CONSUME_MESSAGE_DIRECTLY: answer,
+            RequestCode.RESET_CONSUMER_CLIENT_OFFSET: on_reset,
+        }
     )
     async with RemotingClient(router) as consumer, RemotingClient() as admin:
         await create_topic(admin, address, "ForwardTopic")
@@ -527,3 +534,21 @@ async def test_admin_requests_forwarded_to_a_consumer(cluster: Cluster) -> None:
         )
         assert offline.code == ResponseCode.SYSTEM_ERROR
         assert "not online" in (offline.remark or "")
+        # Reset to the beginning (timestamp 0, forced): the client is told, the admin gets the table.
+        for queue_id in range(4):
+            await update_offset(admin, address, "ForwardGroup", "ForwardTopic", queue_id, 1)
+        reset = await admin.invoke(
+            address,
+            make_request(
+                RequestCode.INVOKE_BROKER_TO_RESET_OFFSET,
+                {"topic": "ForwardTopic", "group": "ForwardGroup", "timestamp": "0", "isForce": "true"},
+            ),
+            TIMEOUT_MS,
+        )
+        assert reset.code == ResponseCode.SUCCESS, reset
+        assert b'"queueId":0' in (reset.body or b"")
+        deadline = time.monotonic() + 2
+        while seen[-1].code != RequestCode.RESET_CONSUMER_CLIENT_OFFSET and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert seen[-1].code == RequestCode.RESET_CONSUMER_CLIENT_OFFSET
+        assert seen[-1].ext_fields["group"] == "ForwardGroup"
