@@ -17,7 +17,7 @@ from pocketmq.broker.consumer_offsets import ConsumerOffsetManager
 from pocketmq.broker.handlers.send_back import send_back_message
 from pocketmq.broker.schedule import ScheduleMessageService, delivered_message
 from pocketmq.broker.schedule_offsets import ScheduleOffsetTable
-from pocketmq.broker.transaction import TransactionalMessageService, TransactionSettings
+from pocketmq.broker.transaction import TransactionalMessageService, TransactionSettings, half_message
 from pocketmq.broker.transaction.records import OP_PROPERTIES, committed_message, op_message
 from pocketmq.common.clock import FakeClock
 from pocketmq.common.message import MessageExt
@@ -123,7 +123,7 @@ def test_send_back_copy_has_the_4_9_8_fields(store: MessageStore, manifest: dict
     expected = dict(golden["properties"])
     # The store adds these when it parks the copy in SCHEDULE_TOPIC_XXXX.
     del expected["REAL_TOPIC"], expected["REAL_QID"]
-    assert copy.properties == expected  # same entries; 4.9.8 orders them by Java HashMap
+    assert list(copy.properties.items()) == list(expected.items())  # Java HashMap order too
     assert copy.reconsume_times == golden["reconsume_times"]
     assert copy.born_timestamp == golden["born_timestamp"]
     assert f"{copy.born_host[0]}:{copy.born_host[1]}" == golden["born_host"]
@@ -148,3 +148,25 @@ def test_services_resume_the_4_9_8_store(store: MessageStore, manifest: dict[str
     assert (outcome.checks, outcome.discarded) == ([], 0)  # both halves were resolved by 4.9.8
     assert offsets.query_offset("CID_RMQ_SYS_TRANS", "RMQ_SYS_TRANS_HALF_TOPIC", 0) == 2
     assert offsets.query_offset("CID_RMQ_SYS_TRANS", "RMQ_SYS_TRANS_OP_HALF_TOPIC", 0) == 2
+
+
+def test_half_record_properties_as_4_9_8_writes_them(store: MessageStore, manifest: dict[str, Any]) -> None:
+    for label in ("txCommitA/half", "txRollbackA/half"):
+        golden = by_label(manifest, label)
+        stored = record_of(store, golden)
+        # What the producer sent (the send path adds CLUSTER and takes WAIT off before the hook).
+        sent = {k: v for k, v in stored.properties.items() if k not in ("REAL_TOPIC", "REAL_QID", "WAIT")}
+        message = MessageExt(
+            topic=stored.properties["REAL_TOPIC"],
+            body=stored.body,
+            properties=sent,
+            queue_id=int(stored.properties["REAL_QID"]),
+            sys_flag=4,
+            born_timestamp=stored.born_timestamp,
+            born_host=stored.born_host,
+        )
+        half, properties_string = half_message(message, "true")
+        assert properties_string == golden["properties_string"]
+        assert (half.topic, half.queue_id, half.sys_flag) == ("RMQ_SYS_TRANS_HALF_TOPIC", 0, 0)
+        record = encode_record(place_like(half, golden), properties_string=properties_string)
+        assert sha256(record) == golden["record_sha256"], label

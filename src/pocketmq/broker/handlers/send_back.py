@@ -20,6 +20,7 @@ import logging
 import random
 
 from pocketmq.broker.handlers.context import FAQ_URL, BrokerContext
+from pocketmq.broker.transaction.records import java_hashmap_order
 from pocketmq.common.message import MessageConst, MessageExt
 from pocketmq.common.topic import PERM_READ, PERM_WRITE, dlq_topic, is_writeable, retry_topic
 from pocketmq.protocol.codes import RequestCode, ResponseCode
@@ -49,6 +50,7 @@ def send_back_message(original: MessageExt, topic: str, queue_id: int, delay_lev
     properties.setdefault(MessageConst.ORIGIN_MESSAGE_ID, original.msg_id)
     if not properties[MessageConst.ORIGIN_MESSAGE_ID]:
         properties[MessageConst.ORIGIN_MESSAGE_ID] = original.msg_id
+    properties = java_hashmap_order(properties)
     return MessageExt(
         topic=topic,
         body=original.body,

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Final
 
+from pocketmq.common.java_hash import java_string_hash
 from pocketmq.common.message import MessageConst, MessageExt, properties_to_string
 from pocketmq.common.sysflag import (
     TRANSACTION_COMMIT_TYPE,
@@ -46,6 +47,7 @@ __all__ = [
     "origin_queue_offset",
     "check_times",
     "check_message",
+    "java_hashmap_order",
 ]
 
 #: Java MixAll.CID_SYS_RMQ_TRANS: the "consumer group" whose offsets in consumerOffset.json record how
@@ -65,6 +67,23 @@ _WAIT = MessageConst.WAIT_STORE_MSG_OK
 _DELAY = MessageConst.DELAY_TIME_LEVEL
 _CHECK_TIMES = MessageConst.TRANSACTION_CHECK_TIMES
 _PREPARED_QUEUE_OFFSET = MessageConst.TRANSACTION_PREPARED_QUEUE_OFFSET
+
+
+def java_hashmap_order(properties: dict[str, str]) -> dict[str, str]:
+    """The entries in the order a Java HashMap<String, String> iterates them: by bucket
+    (hashCode ^ hashCode >>> 16, masked by the table size, 16 doubling whenever more than 3/4
+    full), insertion order within a bucket. 4.9.8 builds every property string it writes itself from
+    such a map (MessageDecoder#messageProperties2String); every golden record follows this order."""
+    table = 16
+    while len(properties) > table * 3 // 4:
+        table *= 2
+    mask = table - 1
+
+    def bucket(name: str) -> int:
+        code = java_string_hash(name) & 0xFFFFFFFF
+        return (code ^ (code >> 16)) & mask
+
+    return {name: properties[name] for name in sorted(properties, key=bucket)}
 
 
 def is_half_message_request(properties: dict[str, str], reconsume_times: int) -> bool:
@@ -87,6 +106,7 @@ def half_message(message: MessageExt, wait: str | None = None) -> tuple[MessageE
     properties.pop(_DELAY, None)
     properties[_REAL_TOPIC] = message.topic
     properties[_REAL_QUEUE_ID] = str(message.queue_id)
+    properties = java_hashmap_order(properties)
     half = dataclasses.replace(
         message,
         topic=HALF_TOPIC,
@@ -168,6 +188,7 @@ def renewed_half_message(half: MessageExt, times: int) -> tuple[MessageExt, str]
     properties[_CHECK_TIMES] = str(times)
     properties[_WAIT] = "false"
     properties[_PREPARED_QUEUE_OFFSET] = str(origin_queue_offset(half))
+    properties = java_hashmap_order(properties)
     renewed = MessageExt(
         topic=half.topic,
         body=half.body,
@@ -185,7 +206,7 @@ def renewed_half_message(half: MessageExt, times: int) -> tuple[MessageExt, str]
 def check_max_message(half: MessageExt) -> tuple[MessageExt, str]:
     """Where a half message checked transactionCheckMax times goes (Java
     DefaultTransactionalMessageCheckListener#resolveDiscardMsg): TRANS_CHECK_MAX_TIME_TOPIC, queue 0."""
-    properties = dict(half.properties)
+    properties = java_hashmap_order(half.properties)
     properties_string = properties_to_string(properties)
     properties.pop(_DELAY, None)
     parked = MessageExt(
