@@ -362,3 +362,37 @@ async def test_rocketmq_binary_headers_work_end_to_end(cluster: Cluster) -> None
     async with PullConsumer("client-bin", client_config=binary) as puller:
         pulled = await puller.pull(MessageQueue(topic, cluster.broker_name, 0), "TagBin", 0, 32)
     assert [m.body for m in pulled.messages] == [b"r0", b"r1", b"r2"]
+
+
+def test_bench_tools_run_against_the_cluster(cluster: Cluster) -> None:
+    from click.testing import CliRunner
+
+    from pocketmq.cli.main import cli
+
+    runner = CliRunner()
+    namesrv = cluster.namesrv_address
+    for mode in ("sync", "async", "batch"):
+        result = runner.invoke(
+            cli,
+            [
+                "bench",
+                "producer",
+                "-n",
+                namesrv,
+                "-t",
+                "ClientBench",
+                "-w",
+                "4",
+                "--count",
+                "200",
+                "-m",
+                mode,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert "200 ok, 0 failed" in result.output, result.output
+    result = runner.invoke(
+        cli, ["bench", "consumer", "-n", namesrv, "-t", "ClientBench", "--from-first", "--count", "600"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "TPS:" in result.output and "failed" in result.output

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import click
 
 from pocketmq.cli.main import cli
+from pocketmq.client.api import SendResult
 from pocketmq.client.consumer.consume_from import ConsumeFromWhere
 from pocketmq.client.consumer.push_consumer import (
     ConsumeConcurrentlyContext,
@@ -30,6 +32,9 @@ from pocketmq.common.message import Message, MessageExt
 from pocketmq.remoting import run
 
 __all__ = ["bench", "Stats"]
+
+#: Sends one async sender keeps in flight.
+ASYNC_WINDOW_PER_SENDER = 8
 
 
 @dataclass
@@ -200,15 +205,35 @@ async def _bench_producer(
             messages.append(Message(topic, body, tags=tag, keys=f"k{sequence[0]}" if keys else None))
         return messages
 
+    # Async mode: each sender keeps up to `window` sends in flight, as the Java benchmark's
+    # callbacks let its threads run ahead; the RT of a send is measured by its callback.
+    window = asyncio.Semaphore(concurrency * ASYNC_WINDOW_PER_SENDER)
+
+    def callback(begin: float, n: int) -> Callable[[SendResult | None, BaseException | None], None]:
+        def done(result: SendResult | None, error: BaseException | None) -> None:
+            window.release()
+            if error is not None:
+                stats.fail(n)
+            else:
+                stats.record(n, (perf_counter_s() - begin) * 1000)
+
+        return done
+
+    in_flight: set[asyncio.Task[SendResult]] = set()
+
     async def worker() -> None:
         while (n := take()) > 0:
             messages = make(n)
             begin = perf_counter_s()
+            if mode == "async":
+                await window.acquire()
+                task = producer.send_async(messages[0], callback(begin, n))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                continue
             try:
                 if mode == "oneway":
                     await producer.send_oneway(messages[0])
-                elif mode == "async":
-                    await producer.send_async(messages[0])
                 else:
                     await producer.send(messages if mode == "batch" else messages[0])
             except Exception:
@@ -219,6 +244,7 @@ async def _bench_producer(
                 await asyncio.sleep(0)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*in_flight, return_exceptions=True)
     elapsed = perf_counter_s() - started
     stop.set()
     await reporter
