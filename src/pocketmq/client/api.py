@@ -40,7 +40,7 @@ from pocketmq.protocol.headers.query import (
     SearchOffsetRequestHeader,
     SearchOffsetResponseHeader,
 )
-from pocketmq.protocol.headers.send import ConsumerSendMsgBackRequestHeader, SendMessageResponseHeader
+from pocketmq.protocol.headers.send import ConsumerSendMsgBackRequestHeader
 from pocketmq.protocol.headers.transaction import EndTransactionRequestHeader
 from pocketmq.remoting.client import RemotingClient
 from pocketmq.store.commit_log.record import decode_records
@@ -363,16 +363,26 @@ def send_result_from_response(
         raise ClientError(
             response.code, response.remark, f"send to {queue}: code {response.code}, {response.remark}"
         )
-    header = SendMessageResponseHeader.from_ext_fields(response.ext_fields)
-    if header.queue_id != queue.queue_id:
-        queue = MessageQueue(queue.topic, queue.broker_name, header.queue_id)
+    # The keys of SendMessageResponseHeader, read by hand: this runs once per message sent.
+    ext = response.ext_fields
+    try:
+        queue_id = int(ext["queueId"])
+        queue_offset = int(ext["queueOffset"])
+        offset_msg_id = str(ext["msgId"])
+    except (KeyError, TypeError, ValueError):
+        raise ClientError(
+            response.code, response.remark, f"send to {queue}: malformed response header {ext!r:.200}"
+        ) from None
+    if queue_id != queue.queue_id:
+        queue = MessageQueue(queue.topic, queue.broker_name, queue_id)
+    trace_on = ext.get("TRACE_ON")
     return SendResult(
         send_status=status,
         msg_id=uniq_id,
-        offset_msg_id=header.msg_id,
+        offset_msg_id=offset_msg_id,
         message_queue=queue,
-        queue_offset=header.queue_offset,
-        transaction_id=header.transaction_id,
-        region_id=header.region_id or "DefaultRegion",
-        trace_on=header.trace_on is not False,
+        queue_offset=queue_offset,
+        transaction_id=ext.get("transactionId"),
+        region_id=ext.get("MSG_REGION") or "DefaultRegion",
+        trace_on=trace_on is None or str(trace_on).lower() != "false",
     )

@@ -356,7 +356,9 @@ class Producer:
             single = message  # type: ignore[assignment]
             self._check_message(single)
         topic = single.topic
-        info = await self._find_publish_info(topic)
+        info = self._publish_infos.get(topic)
+        if info is None or not info.message_queues:
+            info = await self._find_publish_info(topic)
         if sharding_key is not None and selector is None:
             selector, arg = select_by_hash, sharding_key
         if queue is not None or selector is not None:
