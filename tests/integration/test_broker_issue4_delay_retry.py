@@ -81,6 +81,7 @@ async def test_delay_level_two_arrives_after_two_seconds_not_before(cluster: Clu
         assert await pull_all(client, address, "DelayTopic", 1) == []
         [message], arrived_at = await wait_for(client, address, "DelayTopic", 1, queue_id=1)
         latency = arrived_at - sent_at
+        print(f"delay level 2 (2 s): pulled {latency:.3f} s after the send")
         assert 2.0 <= latency < 3.0, latency
         assert message.body == b"delayed"
         assert message.properties["REAL_TOPIC"] == "DelayTopic"
@@ -113,6 +114,8 @@ async def test_many_delayed_messages_all_arrive_on_time(cluster: Cluster) -> Non
             assert message.store_timestamp >= sent + delay_ms, (message.body, message.store_timestamp - sent)
             lateness.append(message.store_timestamp - sent - delay_ms)
         assert max(lateness) < 1000, lateness
+        lateness.sort()
+        print(f"delay lateness (ms): median {lateness[len(lateness) // 2]}, max {lateness[-1]}")
         await asyncio.sleep(1)
         assert len(await pull_all(client, address, "DelayManyTopic")) == 50
 
@@ -143,6 +146,7 @@ async def test_send_back_retries_with_growing_reconsume_times_then_dead_letters(
             assert current.properties["RETRY_TOPIC"] == "RetryTopic"
             assert current.properties["REAL_TOPIC"] == retry_topic
             assert current.born_timestamp == original.born_timestamp
+        print("send-back to redelivery (s): " + ", ".join(f"{t:.3f}" for t in times))
         # Levels 3, 4, 5 are 1 s each here.
         assert all(0.9 <= t < 2.0 for t in times), times
         # Past maxReconsumeTimes (the request's 3): straight to the DLQ, no delay.

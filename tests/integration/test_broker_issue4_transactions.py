@@ -177,6 +177,7 @@ async def test_producer_dies_after_the_half_message_and_another_answers_the_chec
         assert set(checked) == {"C" * 32, "D" * 32}
         at, header, checked_message = checked["C" * 32]
         assert at - sent_at >= 1.0  # transactionTimeOut
+        print(f"first check {at - sent_at:.3f} s after the half message (transactionTimeOut 1 s)")
         assert checked_message.topic == "TxCheckTopic"
         assert checked_message.properties["TRANSACTION_CHECK_TIMES"] == "1"
         assert header.transaction_id == "C" * 32
