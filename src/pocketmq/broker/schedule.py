@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Final
@@ -30,16 +31,18 @@ from pocketmq.broker.schedule_offsets import (
     ScheduleOffsetTable,
     delay_level_to_queue_id,
 )
+from pocketmq.broker.transaction.records import java_hashmap_order
 from pocketmq.common.clock import Clock
 from pocketmq.common.errors import CorruptionError
 from pocketmq.common.message import MessageConst, MessageExt, properties_to_string
+from pocketmq.common.sysflag import TRANSACTION_COMMIT_TYPE, TRANSACTION_NOT_TYPE, transaction_value
 from pocketmq.common.topic import SystemTopics
 from pocketmq.store.commit_log.record import decode_record
 from pocketmq.store.consume_queue.unit import BLANK_UNIT_SIZE
 from pocketmq.store.message_store import MessageStore
 from pocketmq.store.results import PutMessageStatus
 
-__all__ = ["ScheduleMessageService", "DeliveryRound", "delivered_message", "SCHEDULE_TOPIC"]
+__all__ = ["ScheduleMessageService", "DeliveryRound", "delivered_message", "park_delayed", "SCHEDULE_TOPIC"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,39 @@ class DeliveryRound:
     last_end_offset: int = 0
     #: A put failed: the level stays where it is and is retried on the next round.
     blocked: bool = False
+
+
+def park_delayed(
+    message: MessageExt, properties_string: str, wait: str | None, store: MessageStore
+) -> tuple[MessageExt, str]:
+    """Java CommitLog#asyncPutMessage, before the append: a plain or committed message with a DELAY
+    level > 0 goes to SCHEDULE_TOPIC_XXXX queue level-1 (the level capped at the last configured
+    one) with REAL_TOPIC / REAL_QID, its property string rebuilt in Java HashMap order with WAIT kept
+    (golden record delayA/schedule). Anything else is returned as it came."""
+    text = message.properties.get(_DELAY)
+    max_level = len(store.dispatcher.delay_levels_ms)
+    if (
+        not text
+        or not text.isdigit()
+        or int(text) <= 0
+        or max_level == 0
+        or message.topic == SCHEDULE_TOPIC
+        or not store.config.schedule_delayed_messages
+        or transaction_value(message.sys_flag) not in (TRANSACTION_NOT_TYPE, TRANSACTION_COMMIT_TYPE)
+    ):
+        return message, properties_string
+    level = min(int(text), max_level)
+    properties = dict(message.properties)
+    if wait is not None:
+        properties[_WAIT] = wait
+    properties[_DELAY] = str(level)
+    properties[_REAL_TOPIC] = message.topic
+    properties[_REAL_QUEUE_ID] = str(message.queue_id)
+    properties = java_hashmap_order(properties)
+    parked = dataclasses.replace(
+        message, topic=SCHEDULE_TOPIC, queue_id=delay_level_to_queue_id(level), properties=properties
+    )
+    return parked, properties_to_string(properties)
 
 
 def delivered_message(parked: MessageExt) -> tuple[MessageExt, str] | None:

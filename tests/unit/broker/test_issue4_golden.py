@@ -15,12 +15,12 @@ import pytest
 
 from pocketmq.broker.consumer_offsets import ConsumerOffsetManager
 from pocketmq.broker.handlers.send_back import send_back_message
-from pocketmq.broker.schedule import ScheduleMessageService, delivered_message
+from pocketmq.broker.schedule import ScheduleMessageService, delivered_message, park_delayed
 from pocketmq.broker.schedule_offsets import ScheduleOffsetTable
 from pocketmq.broker.transaction import TransactionalMessageService, TransactionSettings, half_message
 from pocketmq.broker.transaction.records import OP_PROPERTIES, committed_message, op_message
 from pocketmq.common.clock import FakeClock
-from pocketmq.common.message import MessageExt
+from pocketmq.common.message import MessageExt, properties_to_string
 from pocketmq.store.commit_log.record import encode_record
 from pocketmq.store.config import StoreConfig
 from pocketmq.store.message_store import MessageStore
@@ -170,3 +170,29 @@ def test_half_record_properties_as_4_9_8_writes_them(store: MessageStore, manife
         assert (half.topic, half.queue_id, half.sys_flag) == ("RMQ_SYS_TRANS_HALF_TOPIC", 0, 0)
         record = encode_record(place_like(half, golden), properties_string=properties_string)
         assert sha256(record) == golden["record_sha256"], label
+
+
+def test_parked_records_are_byte_identical(store: MessageStore, manifest: dict[str, Any]) -> None:
+    # A delayed send, as the send path hands it over (CLUSTER added, WAIT taken off).
+    golden = by_label(manifest, "delayA/schedule")
+    stored = record_of(store, golden)
+    sent = {k: v for k, v in stored.properties.items() if k not in ("REAL_TOPIC", "REAL_QID", "WAIT")}
+    message = MessageExt(
+        topic="GoldenTopicA",
+        body=stored.body,
+        properties=sent,
+        queue_id=0,
+        born_timestamp=stored.born_timestamp,
+        born_host=stored.born_host,
+    )
+    parked, properties_string = park_delayed(message, properties_to_string(sent), "true", store)
+    record = encode_record(place_like(parked, golden), properties_string=properties_string)
+    assert sha256(record) == golden["record_sha256"]
+    # A send-back, parked for level 3.
+    golden = by_label(manifest, "retryMeB/sendback-schedule")
+    original = store.view_message_by_id(golden["properties"]["ORIGIN_MESSAGE_ID"])
+    assert original is not None
+    copy = send_back_message(original, "%RETRY%GoldenConsumerGroup", 0, 3)
+    parked, properties_string = park_delayed(copy, properties_to_string(copy.properties), None, store)
+    record = encode_record(place_like(parked, golden), properties_string=properties_string)
+    assert sha256(record) == golden["record_sha256"]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from pocketmq.broker.handlers.context import FAQ_URL, BrokerContext
+from pocketmq.broker.schedule import park_delayed  # issue 4
 from pocketmq.broker.transaction.records import half_message, is_half_message_request  # issue 4
 from pocketmq.common.message import (
     NAME_VALUE_SEPARATOR,
@@ -50,6 +51,7 @@ __all__ = ["SendHandlers", "decode_batch_body", "PUT_STATUS_TO_RESPONSE", "peer_
 _WAIT = MessageConst.WAIT_STORE_MSG_OK
 _CLUSTER = MessageConst.CLUSTER
 _TRAN_MSG = MessageConst.TRANSACTION_PREPARED
+_DELAY = MessageConst.DELAY_TIME_LEVEL  # issue 4
 
 #: Java SendMessageProcessor#handlePutMessageResult: store status -> (response code, remark).
 PUT_STATUS_TO_RESPONSE: Final[dict[PutMessageStatus, tuple[ResponseCode, str | None]]] = {
@@ -358,6 +360,9 @@ class SendHandlers:
             # issue 4: a half message waits in RMQ_SYS_TRANS_HALF_TOPIC queue 0 with REAL_TOPIC /
             # REAL_QID until END_TRANSACTION (Java TransactionalMessageBridge#parseHalfMessageInner).
             message, properties_string = half_message(message, wait)
+        elif _DELAY in properties:
+            # issue 4: park a delayed message in SCHEDULE_TOPIC_XXXX as 4.9.8 writes it.
+            message, properties_string = park_delayed(message, properties_string, wait, self._context.store)
         result = self._context.store.append_message(message, properties_string=properties_string)
         if self._sync_flush and result.status is PutMessageStatus.PUT_OK and wait != "false":
             return self._wait_flushed(request, result, queue_id)

@@ -20,8 +20,9 @@ import logging
 import random
 
 from pocketmq.broker.handlers.context import FAQ_URL, BrokerContext
+from pocketmq.broker.schedule import park_delayed
 from pocketmq.broker.transaction.records import java_hashmap_order
-from pocketmq.common.message import MessageConst, MessageExt
+from pocketmq.common.message import MessageConst, MessageExt, properties_to_string
 from pocketmq.common.topic import PERM_READ, PERM_WRITE, dlq_topic, is_writeable, retry_topic
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import RemotingCommand, make_response
@@ -141,7 +142,10 @@ class SendBackHandlers:
             elif delay_level == 0:
                 delay_level = RETRY_DELAY_LEVEL_BASE + original.reconsume_times
             message = send_back_message(original, topic, queue_id, delay_level)
-            result = context.store.append_message(message)
+            message, properties_string = park_delayed(
+                message, properties_to_string(message.properties), None, context.store
+            )
+            result = context.store.append_message(message, properties_string=properties_string)
             if result.status is not PutMessageStatus.PUT_OK:
                 return make_response(request, ResponseCode.SYSTEM_ERROR, result.status.name)
             context.stats.put_message_count += 1
