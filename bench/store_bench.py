@@ -181,7 +181,18 @@ async def bench_sync(root: Path, messages: list[MessageExt]) -> float:
     return rate
 
 
-async def run(directory: Path, count: int) -> list[tuple[str, float, float]]:
+async def run(directory: Path, count: int, repeat: int) -> list[tuple[str, float, float]]:
+    """Each figure is the best of `repeat` runs (the machine is shared: the best run is the one
+    least disturbed), for pocketmq and for the baselines alike."""
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(repeat):
+        for name, rate, base in await run_once(directory, count):
+            old = best.get(name, (0.0, 0.0))
+            best[name] = (max(old[0], rate), max(old[1], base))
+    return [(name, rate, base) for name, (rate, base) in best.items()]
+
+
+async def run_once(directory: Path, count: int) -> list[tuple[str, float, float]]:
     rows = []
     for body_bytes in (128, 1024):
         messages = make_messages(count, body_bytes)
@@ -191,6 +202,7 @@ async def run(directory: Path, count: int) -> list[tuple[str, float, float]]:
             directory / f"async-{body_bytes}", messages
         )
         await store.shutdown()
+        shutil.rmtree(directory / f"async-{body_bytes}")
         rows.append((f"put ASYNC_FLUSH {body_bytes} B (await put_message)", put_rate, base))
         rows.append((f"put ASYNC_FLUSH {body_bytes} B (append_message)", append_rate, base))
         rows.append((f"CPython floor {body_bytes} B (encode only)", floor_rate(messages), base))
@@ -199,6 +211,7 @@ async def run(directory: Path, count: int) -> list[tuple[str, float, float]]:
         sync_count = max(count // 10, SYNC_PRODUCERS)
         sync_base = baseline_write(directory, records[:sync_count], batch_fsync=SYNC_PRODUCERS)
         sync_rate = await bench_sync(directory / f"sync-{body_bytes}", messages[:sync_count])
+        shutil.rmtree(directory / f"sync-{body_bytes}")
         rows.append((f"put SYNC_FLUSH {body_bytes} B ({SYNC_PRODUCERS} producers)", sync_rate, sync_base))
     return rows
 
@@ -210,15 +223,16 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200_000, help="messages per ASYNC run (SYNC: a tenth)")
     parser.add_argument("--dir", type=Path, default=None, help="where to write (default: a temp dir)")
     parser.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is kept")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="store-bench-", dir=args.dir))
     try:
         if args.no_uvloop:
-            rows = asyncio.run(run(directory, args.count))
+            rows = asyncio.run(run(directory, args.count, args.repeat))
         else:
             import uvloop  # the broker runs on uvloop
 
-            rows = uvloop.run(run(directory, args.count))
+            rows = uvloop.run(run(directory, args.count, args.repeat))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     print(f"{'case':<52} {'per second':>12} {'baseline/s':>12} {'ratio':>7}")

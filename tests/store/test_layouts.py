@@ -7,12 +7,20 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pocketmq.common.clock import FakeClock
 from pocketmq.common.java_hash import index_key_hash as slow_index_key_hash
 from pocketmq.common.java_hash import java_string_hash
 from pocketmq.store.checkpoint import CHECKPOINT, Checkpoint, StoreCheckpoint
 from pocketmq.store.consume_queue.unit import CQ_UNIT, pack_unit, unpack_units
 from pocketmq.store.index.index_file import IndexFile
-from pocketmq.store.index.layout import INDEX_ENTRY, INDEX_HEADER, fast_java_string_hash, index_key_hash
+from pocketmq.store.index.index_service import IndexService
+from pocketmq.store.index.layout import (
+    INDEX_ENTRY,
+    INDEX_HEADER,
+    fast_java_string_hash,
+    index_key_hash,
+    unsigned_hash,
+)
 
 
 @given(st.integers(0, 2**63 - 1), st.integers(1, 2**31 - 1), st.integers(-(2**63), 2**63 - 1))
@@ -68,3 +76,15 @@ def test_index_file_chains_and_cut(tmp_path: Path) -> None:
         pass
     assert reopened.is_full and reopened.index_count == 16
     reopened.close()
+
+
+@given(
+    st.text(alphabet="0123456789ABCDEF", min_size=0, max_size=70), st.sampled_from(["T", "BenchTopic", "ü"])
+)
+@settings(max_examples=300)
+def test_uniq_key_hash_matches_java(uniq_key: str, topic: str) -> None:
+    service = IndexService(Path("/nonexistent"), 16, 64, FakeClock())
+    prefix = unsigned_hash(f"{topic}#")
+    assert service.uniq_key_hash(topic, prefix, uniq_key) == slow_index_key_hash(f"{topic}#{uniq_key}")
+    # again, now from the cached head
+    assert service.uniq_key_hash(topic, prefix, uniq_key) == slow_index_key_hash(f"{topic}#{uniq_key}")

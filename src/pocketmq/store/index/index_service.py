@@ -27,6 +27,8 @@ __all__ = ["IndexService"]
 
 _TRANSACTION_MASK = 0xC
 _mul = operator.mul
+_POW31_12 = _POW31[12]
+_POWERS_12 = _POWERS_BY_LENGTH[12]
 _INDEX_NAME = re.compile(r"^\d{17}$")
 
 
@@ -46,6 +48,7 @@ class IndexService:
         self.read_only = read_only
         self.files: list[IndexFile] = []
         self._prefix_hashes: dict[str, int] = {}
+        self._uniq_heads: dict[str, dict[str, int]] = {}
 
     def load(self) -> None:
         if not self.directory.is_dir():
@@ -106,16 +109,7 @@ class IndexService:
         if prefix is None:
             prefix = self._prefix_hashes[topic] = unsigned_hash(f"{topic}#")
         if uniq_key:
-            n = len(uniq_key)
-            if n <= 128 and uniq_key.isascii():
-                # index_key_hash_with_prefix, inlined: this runs for nearly every message.
-                h = (
-                    prefix * _POW31[n] + sum(map(_mul, uniq_key.encode(), _POWERS_BY_LENGTH[n]))
-                ) & 0xFFFFFFFF
-                if h & 0x80000000:
-                    h = 0 if h == 0x80000000 else 0x100000000 - h
-            else:
-                h = index_key_hash_with_prefix(prefix, uniq_key)
+            h = self.uniq_key_hash(topic, prefix, uniq_key)
             if not index_file.put_key(h, commit_log_offset, store_timestamp):
                 index_file = self._writable()
                 index_file.put_key(h, commit_log_offset, store_timestamp)
@@ -126,6 +120,27 @@ class IndexService:
                     if not index_file.put_key(key_hash, commit_log_offset, store_timestamp):
                         index_file = self._writable()
                         index_file.put_key(key_hash, commit_log_offset, store_timestamp)
+
+    def uniq_key_hash(self, topic: str, prefix: int, uniq_key: str) -> int:
+        """index_key_hash(f"{topic}#{uniq_key}"), fast. A UNIQ_KEY is a head fixed per producer
+        (ip, pid, class-loader hash) and 12 hex digits that change (time, counter), so the hash
+        of `topic#head` is cached and only the tail is hashed: h(a+b) = h(a)*31**len(b) + h(b)."""
+        n = len(uniq_key)
+        if n <= 12 or n > 128 or not uniq_key.isascii():
+            return index_key_hash_with_prefix(prefix, uniq_key)
+        heads = self._uniq_heads.get(topic)
+        if heads is None:
+            heads = self._uniq_heads[topic] = {}
+        head = uniq_key[:-12]
+        base = heads.get(head)
+        if base is None:
+            if len(heads) > 4096:
+                heads.clear()
+            base = heads[head] = (prefix * _POW31[n - 12] + unsigned_hash(head)) & 0xFFFFFFFF
+        h = (base * _POW31_12 + sum(map(_mul, uniq_key[-12:].encode(), _POWERS_12))) & 0xFFFFFFFF
+        if h & 0x80000000:
+            return 0 if h == 0x80000000 else 0x100000000 - h
+        return int(h)
 
     def query_offsets(self, topic: str, key: str, max_count: int, begin: int, end: int) -> list[int]:
         """Commit-log offsets of messages indexed under `topic#key` stored within [begin, end],
