@@ -1,6 +1,7 @@
 """Writer process for the crash tests: puts messages as fast as it can and reports each
 acknowledged put on stdout ("seq commit_log_offset end_offset queue_id queue_offset") AFTER the
-store acknowledged it. Usage: crash_writer.py STORE_DIR SYNC_FLUSH|ASYNC_FLUSH CONCURRENCY FIRST_SEQ"""
+store acknowledged it. Usage: crash_writer.py STORE_DIR SYNC_FLUSH|ASYNC_FLUSH CONCURRENCY FIRST_SEQ [PAUSE_MS]
+(PAUSE_MS: sleep that long every 50 puts, to keep the store small)"""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ async def main() -> None:
     await store.start()
     out = sys.stdout
     counter = iter(range(int(sys.argv[4]), 10**9))
+    pause_s = int(sys.argv[5]) / 1000 if len(sys.argv) > 5 else 0.0
 
     async def worker() -> None:
         while True:
@@ -53,6 +55,8 @@ async def main() -> None:
                     f"{seq} {result.commit_log_offset} {result.end_offset} {seq % 3} {result.queue_offset}\n"
                 )
                 out.flush()
+            if pause_s and seq % 50 == 0:
+                await asyncio.sleep(pause_s)
 
     print("ready", flush=True)
     await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_and_kill(
-    store_dir: Path, flush: str, rng: random.Random, first_seq: int
+    store_dir: Path, flush: str, rng: random.Random, first_seq: int, longest_s: float
 ) -> list[tuple[int, int, int, int, int]]:
     concurrency = 8 if flush == "SYNC_FLUSH" else 1
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
@@ -49,7 +49,7 @@ def run_and_kill(
 
     reader = threading.Thread(target=read)
     reader.start()
-    time.sleep(rng.uniform(0.15, 0.8))
+    time.sleep(rng.uniform(0.1, longest_s))
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=30)
     reader.join(timeout=30)
@@ -89,14 +89,14 @@ def check_after_crash(
         store.close()
 
 
-def crash_rounds(tmp_path: Path, flush: str, rounds: int) -> None:
+def crash_rounds(tmp_path: Path, flush: str, rounds: int, longest_s: float) -> None:
     seed = int(os.environ.get("CRASH_SEED", random.randrange(1 << 30)))
     print(f"crash test seed: CRASH_SEED={seed}")
     rng = random.Random(seed)
     store_dir = tmp_path / "store"
     held = 0
     for _ in range(rounds):
-        acks = run_and_kill(store_dir, flush, rng, held)
+        acks = run_and_kill(store_dir, flush, rng, held, longest_s)
         assert acks, "the writer acknowledged nothing before the kill"
         held = check_after_crash(store_dir, flush, acks, rng)
         assert (store_dir / "abort").exists()  # the next round recovers again
@@ -104,20 +104,20 @@ def crash_rounds(tmp_path: Path, flush: str, rounds: int) -> None:
 
 @pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
 def test_sigkill_keeps_every_acknowledged_put(tmp_path: Path, flush: str) -> None:
-    crash_rounds(tmp_path, flush, rounds=2)
+    crash_rounds(tmp_path, flush, rounds=2, longest_s=0.4)
 
 
 @pytest.mark.long
 @pytest.mark.parametrize("flush", ["ASYNC_FLUSH", "SYNC_FLUSH"])
 def test_sigkill_soak(tmp_path: Path, flush: str) -> None:
-    crash_rounds(tmp_path, flush, rounds=12)
+    crash_rounds(tmp_path, flush, rounds=12, longest_s=1.0)
 
 
 def test_dump_and_verify_beside_a_running_writer(tmp_path: Path) -> None:
     store_dir = tmp_path / "store"
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     writer = subprocess.Popen(
-        [sys.executable, str(WRITER), str(store_dir), "ASYNC_FLUSH", "1", "0"],
+        [sys.executable, str(WRITER), str(store_dir), "ASYNC_FLUSH", "1", "0", "5"],
         stdout=subprocess.DEVNULL,
         env=env,
     )
