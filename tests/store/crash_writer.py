@@ -1,6 +1,8 @@
 """Writer process for the crash tests: puts messages as fast as it can and reports each
 acknowledged put on stdout ("seq commit_log_offset end_offset queue_id queue_offset") AFTER the
-store acknowledged it. Usage: crash_writer.py STORE_DIR SYNC_FLUSH|ASYNC_FLUSH CONCURRENCY FIRST_SEQ [PAUSE_MS]
+store acknowledged it.
+
+Usage: crash_writer.py STORE_DIR SYNC_FLUSH|ASYNC_FLUSH CONCURRENCY FIRST_SEQ [PAUSE_MS]
 (PAUSE_MS: sleep that long every 50 puts, to keep the store small)"""
 
 from __future__ import annotations
