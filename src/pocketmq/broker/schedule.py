@@ -55,6 +55,8 @@ POLL_INTERVAL_MS: Final = 100
 PERSIST_INTERVAL_MS: Final = 200
 #: Units read per level and round (one CQ read).
 UNITS_PER_READ: Final = 256
+#: At most this many re-puts per round: a backlog is worked off without holding the event loop.
+DELIVERIES_PER_ROUND: Final = 1000
 
 _DELAY = MessageConst.DELAY_TIME_LEVEL
 _REAL_TOPIC = MessageConst.REAL_TOPIC
@@ -147,6 +149,7 @@ class ScheduleMessageService:
         delay_levels_ms: tuple[int, ...] | None = None,
         poll_interval_ms: int = POLL_INTERVAL_MS,
         persist_interval_ms: int = PERSIST_INTERVAL_MS,
+        deliveries_per_round: int = DELIVERIES_PER_ROUND,
     ) -> None:
         self._store = store
         self.offsets = offsets
@@ -156,6 +159,7 @@ class ScheduleMessageService:
         )
         self._poll_s = poll_interval_ms / 1000
         self._persist_interval_ms = persist_interval_ms
+        self._deliveries_per_round = deliveries_per_round
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._last_persist_ms = 0
@@ -222,6 +226,11 @@ class ScheduleMessageService:
                 deliver_at = tags_code if tags_code <= latest else now
                 if deliver_at > now:
                     self._note_due(outcome, deliver_at)
+                    self._set_offset(level, offset)
+                    return
+                if outcome.delivered + outcome.skipped >= self._deliveries_per_round:
+                    # A backlog (after downtime): let other work run, come back at once.
+                    self._note_due(outcome, now)
                     self._set_offset(level, offset)
                     return
                 if size != BLANK_UNIT_SIZE and not self._deliver_one(commit_log_offset, size, level, outcome):

@@ -216,3 +216,22 @@ def test_persist_writes_delay_offset_json(store: MessageStore, clock: FakeClock)
     asyncio.run(persist())
     text = (store.config.store_root_dir / "config" / "delayOffset.json").read_text()
     assert '"offsetTable"' in text and "2:1" in text.replace(" ", "")
+
+
+def test_a_backlog_is_delivered_in_bounded_rounds(store: MessageStore, clock: FakeClock) -> None:
+    for index in range(25):
+        assert store.append_message(delayed(1, f"b{index}".encode())).ok
+    service = ScheduleMessageService(
+        store, ScheduleOffsetTable(store.config.store_root_dir / "config"), clock, deliveries_per_round=10
+    )
+    service.load()
+    clock.advance(60_000)
+    rounds = []
+    while True:
+        outcome = service.deliver_due()
+        rounds.append(outcome.delivered)
+        if outcome.next_due_ms is None:
+            break
+        assert outcome.next_due_ms == clock.now_ms()  # come back at once
+    assert rounds == [10, 10, 5]
+    assert [m.body for m in real_messages(store)] == [f"b{i}".encode() for i in range(25)]
