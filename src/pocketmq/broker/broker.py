@@ -176,7 +176,7 @@ class Broker:
             offsets,
             TransactionSettings.from_config(config, self.store_config),
             broker_host=store.store_host,
-            on_topic_needed=lambda: TransactionHandlers.ensure_half_topic(context),
+            on_topic_needed=lambda topic: TransactionHandlers.ensure_topic(context, topic),
         )
         transactions.load()
         self.transaction_check = TransactionCheckService(

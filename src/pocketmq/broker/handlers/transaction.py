@@ -16,6 +16,7 @@ from pocketmq.broker.config import BrokerRole
 from pocketmq.broker.handlers.context import BrokerContext
 from pocketmq.broker.transaction.service import EndOutcome, TransactionalMessageService
 from pocketmq.common.sysflag import TRANSACTION_COMMIT_TYPE, TRANSACTION_ROLLBACK_TYPE
+from pocketmq.common.topic import SystemTopics
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import RemotingCommand, make_response
 from pocketmq.protocol.headers.transaction import EndTransactionRequestHeader
@@ -82,10 +83,18 @@ class TransactionHandlers:
         return make_response(request, outcome.code, outcome.remark)
 
     @staticmethod
-    def ensure_half_topic(context: BrokerContext) -> None:
-        """RMQ_SYS_TRANS_HALF_TOPIC gets a topic config once half messages exist (Java creates it
-        when the check service first looks, TransactionalMessageBridge#selectTopicConfig)."""
-        created = context.topics.create_trans_half_topic(now_ms=context.clock.now_ms())
+    def ensure_topic(context: BrokerContext, topic: str) -> None:
+        """The topic configs Java creates for transactions: RMQ_SYS_TRANS_HALF_TOPIC once half
+        messages exist (TransactionalMessageBridge#selectTopicConfig, when the check service first
+        looks) and TRANS_CHECK_MAX_TIME_TOPIC on the first discard (#createTopicOfTranCheckMaxTime).
+        The op topic gets none, as in 4.9.8."""
+        now = context.clock.now_ms()
+        if topic == SystemTopics.TRANS_HALF:
+            created = context.topics.create_trans_half_topic(now_ms=now)
+        elif topic == SystemTopics.TRANS_CHECK_MAX_TIME:
+            created = context.topics.create_trans_check_max_time_topic(now_ms=now)
+        else:
+            return
         if created.created:
             context.persist_soon()
             context.register_now(True)

@@ -132,7 +132,7 @@ class TransactionalMessageService:
         settings: TransactionSettings,
         *,
         broker_host: tuple[str, int],
-        on_topic_needed: Callable[[], None] = lambda: None,
+        on_topic_needed: Callable[[str], None] = lambda topic: None,
     ) -> None:
         self._store = store
         self._offsets = offsets
@@ -262,7 +262,7 @@ class TransactionalMessageService:
         outcome = CheckRound()
         queue_ids = self._store.queue_ids(HALF_TOPIC)
         if queue_ids:
-            self._on_topic_needed()
+            self._on_topic_needed(HALF_TOPIC)
         for queue_id in queue_ids:
             new_offset = self._check_queue(queue_id, now_ms, outcome)
             self._offsets.commit_offset(TRANSACTION_CONSUMER_GROUP, HALF_TOPIC, queue_id, new_offset)
@@ -385,6 +385,7 @@ class TransactionalMessageService:
 
     def _discard(self, half: MessageExt) -> bool:
         message, properties_string = check_max_message(half)
+        self._on_topic_needed(message.topic)
         result = self._store.append_message(message, properties_string=properties_string)
         if result.status is not PutMessageStatus.PUT_OK:
             log.error("moving half message %s to TRANS_CHECK_MAX_TIME_TOPIC failed: %s", half.msg_id, result)
