@@ -45,6 +45,9 @@ def cluster_fixture(name: str, **settings: str):  # type: ignore[no-untyped-def]
     def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         with running_cluster(tmp_path_factory.mktemp(name), **settings) as running:
             yield running
+            # The broker must stop cleanly on SIGTERM (exit 0 within the wait, not SIGKILLed).
+            assert running.broker is not None
+            assert running.broker.stop() == 0, running.logs()
 
     return cluster
 

@@ -552,3 +552,28 @@ async def test_admin_requests_forwarded_to_a_consumer(cluster: Cluster) -> None:
             await asyncio.sleep(0.02)
         assert seen[-1].code == RequestCode.RESET_CONSUMER_CLIENT_OFFSET
         assert seen[-1].ext_fields["group"] == "ForwardGroup"
+
+
+async def test_update_broker_config_at_runtime(cluster: Cluster) -> None:
+    address = cluster.broker_address
+
+    async def update(text: str) -> RemotingCommand:
+        return await client.invoke(
+            address, make_request(RequestCode.UPDATE_BROKER_CONFIG, None, text.encode()), TIMEOUT_MS
+        )
+
+    async with RemotingClient() as client:
+        await create_topic(client, address, "RuntimeConfigTopic")
+        assert (await update("brokerPermission=4\n")).code == ResponseCode.SUCCESS
+        try:
+            refused = await send(client, address, "RuntimeConfigTopic", b"x")
+            assert refused.code == ResponseCode.NO_PERMISSION
+            assert "sending message is forbidden" in (refused.remark or "")
+            config = await client.invoke(address, make_request(RequestCode.GET_BROKER_CONFIG), TIMEOUT_MS)
+            assert b"brokerPermission=4" in (config.body or b"")
+        finally:
+            assert (await update("brokerPermission=6\n")).code == ResponseCode.SUCCESS
+        assert (await send(client, address, "RuntimeConfigTopic", b"x")).code == ResponseCode.SUCCESS
+        unknown = await update("noSuchKey=1\n")
+        assert unknown.code == ResponseCode.SYSTEM_ERROR
+        assert "noSuchKey" in (unknown.remark or "")

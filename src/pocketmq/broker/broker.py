@@ -151,6 +151,7 @@ class Broker:
         context.notify_consumers = self._notify_consumers
         context.persist_soon = self._persist_wanted.set
         context.persist_now = self._persist_now
+        context.config_changed = self._config_changed
         self.context = context
         pull = PullHandlers(context)
         self._long_polling = LongPolling(pull.wake)
@@ -285,6 +286,11 @@ class Broker:
                 data_version=DataVersion(timestamp_ms=version.timestamp_ms, counter=version.counter),
             )
         )
+
+    def _config_changed(self, config: BrokerConfig) -> None:
+        self.config = config
+        if self.registration is not None:
+            self.registration.config = config
 
     def _register_now(self, oneway: bool) -> None:
         if self.registration is not None:

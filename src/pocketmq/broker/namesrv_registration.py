@@ -42,7 +42,7 @@ class NamesrvRegistration:
         ha_server_address: str,
         period_ms: int | None = None,
     ) -> None:
-        self._config = config
+        self.config = config
         self._client = client
         self._body = body
         self._broker_address = broker_address
@@ -54,12 +54,13 @@ class NamesrvRegistration:
         self._wakeup = asyncio.Event()
         self._oneway_next = False
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         #: Successful registrations per name server address (for tests and runtime info).
         self.registered_count: dict[str, int] = {}
 
     @property
     def addresses(self) -> tuple[str, ...]:
-        return self._config.namesrv_addresses
+        return self.config.namesrv_addresses
 
     async def start(self) -> None:
         """Register once (waiting for the answers), then keep registering in the background."""
@@ -72,6 +73,8 @@ class NamesrvRegistration:
         self._wakeup.set()
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wakeup.set()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -80,9 +83,16 @@ class NamesrvRegistration:
         await self.unregister_all()
 
     async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._period_ms / 1000)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # races with the event being set, and the loop would then outlive stop().
+        while not self._stopping:
+            try:
+                async with asyncio.timeout(self._period_ms / 1000):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                pass
+            if self._stopping:
+                return
             self._wakeup.clear()
             oneway, self._oneway_next = self._oneway_next, False
             try:
@@ -98,7 +108,7 @@ class NamesrvRegistration:
         await asyncio.gather(*(self._register(address, body, oneway) for address in addresses))
 
     async def _register(self, address: str, body: RegisterBrokerBody, oneway: bool) -> None:
-        config = self._config
+        config = self.config
         request = make_register_broker_request(
             cluster_name=config.broker_cluster_name,
             broker_addr=self._broker_address,
@@ -128,7 +138,7 @@ class NamesrvRegistration:
         self.registered_count[address] = self.registered_count.get(address, 0) + 1
 
     async def unregister_all(self) -> None:
-        config = self._config
+        config = self.config
 
         async def one(address: str) -> None:
             request = make_unregister_broker_request(

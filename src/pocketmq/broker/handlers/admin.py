@@ -14,6 +14,7 @@ from typing import Final
 
 from pocketmq.broker.handlers.context import BrokerContext
 from pocketmq.broker.subscription_groups import SubscriptionGroupConfig
+from pocketmq.common.errors import ConfigError
 from pocketmq.common.message import MessageQueue
 from pocketmq.common.topic import (
     PERM_INHERIT,
@@ -49,6 +50,7 @@ from pocketmq.protocol.headers.consumer import (
     QueryTopicConsumeByWhoRequestHeader,
 )
 from pocketmq.remoting import Connection, Handler
+from pocketmq.store.config import parse_properties
 
 __all__ = ["AdminHandlers", "QUEUE_NUMS_MAX"]
 
@@ -86,6 +88,7 @@ class AdminHandlers:
             RequestCode.GET_CONSUMER_CONNECTION_LIST: self.get_consumer_connection_list,
             RequestCode.GET_PRODUCER_CONNECTION_LIST: self.get_producer_connection_list,
             RequestCode.GET_BROKER_CONFIG: self.get_broker_config,
+            RequestCode.UPDATE_BROKER_CONFIG: self.update_broker_config,
             RequestCode.GET_ALL_CONSUMER_OFFSET: self.get_all_consumer_offset,
             RequestCode.QUERY_TOPIC_CONSUME_BY_WHO: self.query_topic_consume_by_who,
         }
@@ -377,6 +380,23 @@ class AdminHandlers:
         body = "".join(f"{key}={value}\n" for key, value in properties.items()).encode()
         version = fastjson.dumps(context.topics.data_version.to_json()).decode()
         return make_response(request, ResponseCode.SUCCESS, None, {"version": version}, body)
+
+    def update_broker_config(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        """Java AdminBrokerProcessor#updateBrokerConfig: Java-properties body. Broker keys take
+        effect at once where the broker reads them per request (brokerPermission,
+        longPollingEnable, enablePropertyFilter, ...); identity and port keys need a restart.
+        Store keys are refused here: they belong to broker.conf."""
+        context = self._context
+        try:
+            values = parse_properties((request.body or b"").decode("utf-8"))
+            updated = context.config.updated(values)
+        except (ConfigError, UnicodeDecodeError, ValueError) as error:
+            return make_response(request, ResponseCode.SYSTEM_ERROR, f"update broker config failed: {error}")
+        if values:
+            context.config = updated
+            context.config_changed(updated)
+            context.register_now(False)
+        return make_response(request, ResponseCode.SUCCESS)
 
     def get_all_consumer_offset(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
         body = fastjson.dumps(self._context.offsets.to_json())

@@ -88,6 +88,8 @@ class BrokerContext:
     notify_consumers: Callable[[str, list[Hashable]], None] = lambda group, connections: None
     #: Write changed topics.json / subscriptionGroup.json soon (off the loop).
     persist_soon: Callable[[], None] = lambda: None
+    #: The broker config changed (UPDATE_BROKER_CONFIG): the owner adopts it everywhere.
+    config_changed: Callable[[BrokerConfig], None] = lambda config: None
     #: Write every changed config file now (off the loop); the task ends when they are durable.
     persist_now: Callable[[], asyncio.Future[None]] | None = None
     #: Topics created on the send path whose topics.json write is still in flight: sends to them
