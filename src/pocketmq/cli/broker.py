@@ -10,6 +10,7 @@ SIGTERM stop the broker cleanly (offsets persisted, store shut down).
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import os
 import signal
@@ -98,6 +99,8 @@ def mqbroker(config_file: Path | None, namesrv_addr: str | None, print_config: b
     if config_file is not None:
         click.echo(f"load config properties file OK, {config_file}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # `kill -USR1 <pid>` prints every thread's stack to the log: enough to see where a broker hangs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     sys.exit(run(_serve(loaded)))
 
 
