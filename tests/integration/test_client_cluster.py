@@ -15,7 +15,8 @@ import pytest
 from pocketmq.client.api import SendStatus
 from pocketmq.client.blocking import BlockingLitePullConsumer, BlockingProducer
 from pocketmq.client.consumer.consume_from import ConsumeFromWhere
-from pocketmq.client.consumer.pull_consumer import LitePullConsumer, LitePullConsumerConfig, PullConsumer
+from pocketmq.client.consumer.lite_pull_consumer import LitePullConsumer, LitePullConsumerConfig
+from pocketmq.client.consumer.pull_consumer import PullConsumer
 from pocketmq.client.consumer.push_consumer import (
     ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus,

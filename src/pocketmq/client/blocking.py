@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import uvloop
 
 from pocketmq.client.api import PullResult, SendResult
-from pocketmq.client.consumer.pull_consumer import LitePullConsumer, PullConsumer
+from pocketmq.client.consumer.lite_pull_consumer import LitePullConsumer
+from pocketmq.client.consumer.pull_consumer import PullConsumer
 from pocketmq.client.consumer.push_consumer import MessageListener, PushConsumer
 from pocketmq.client.producer.producer import Producer, SendCallback
 from pocketmq.client.producer.queue_selection import MessageQueueSelector
