@@ -19,6 +19,7 @@ from tests.integration.test_broker_helpers import (
     pull,
     query_offset,
     send,
+    send_batch,
     update_offset,
 )
 from tests.support.cluster import running_cluster
@@ -124,3 +125,31 @@ async def test_new_group_on_disk_gets_query_not_found(tmp_path: Path) -> None:
             # An empty queue has no message on disk: offset 0.
             empty = await query_offset(client, address, "BrandNewGroup", "DiskTopic", 3)
             assert (empty.code, empty.ext_fields) == (ResponseCode.SUCCESS, {"offset": "0"})
+
+
+async def test_sync_flush_sends_wait_for_the_disk_and_survive_a_kill(tmp_path: Path) -> None:
+    with running_cluster(tmp_path, flushDiskType="SYNC_FLUSH") as cluster:
+        address = cluster.broker_address
+        async with RemotingClient() as client:
+            await create_topic(client, address, "SyncFlushTopic")
+            answers = await asyncio.gather(
+                *(
+                    send(client, address, "SyncFlushTopic", f"s{index}".encode(), queue_id=index % 4)
+                    for index in range(64)
+                )
+            )
+            assert all(answer.code == ResponseCode.SUCCESS for answer in answers), answers[0]
+            batch = [(b"b1", {"TAGS": "x"}), (b"b2", {"TAGS": "x"})]
+            assert (
+                await send_batch(client, address, "SyncFlushTopic", batch, queue_id=0)
+            ).code == ResponseCode.SUCCESS
+        await asyncio.to_thread(cluster.kill_broker)
+        await asyncio.to_thread(cluster.start_broker)
+        async with RemotingClient() as client:
+            bodies = set()
+            for queue_id in range(4):
+                bodies |= {
+                    m.body
+                    for m in decode(await pull(client, address, "SyncFlushTopic", queue_id, 0, max_count=64))
+                }
+            assert bodies == {f"s{index}".encode() for index in range(64)} | {b"b1", b"b2"}
