@@ -17,6 +17,7 @@ parser.add_argument("--tags", default="TagA")
 parser.add_argument("--delay-level", type=int, default=0)
 parser.add_argument("--group", default="cpp_producer_group")
 parser.add_argument("--body-size", type=int, default=0)
+parser.add_argument("--prefix", default="cpp")
 args = parser.parse_args()
 
 producer = Producer(args.group, orderly=args.mode == "orderly")
@@ -28,7 +29,7 @@ try:
         message.set_tags(args.tags)
         message.set_keys(f"key-{i} shared-{i % 3}")
         message.set_property("seq", str(i))
-        body = f"cpp-{i}".encode()
+        body = f"{args.prefix}-{i}".encode()
         if args.body_size:
             body = (body * (args.body_size // len(body) + 1))[: args.body_size]
         message.set_body(body)

@@ -5,6 +5,7 @@ local transaction answers UNKNOW and the broker's check-back gets the final answ
 
 import argparse
 import json
+import os
 import threading
 import time
 
@@ -20,6 +21,8 @@ args = parser.parse_args()
 
 lock = threading.Lock()
 final_answers: dict[str, TransactionStatus] = {}
+answered: set[str] = set()
+all_answered = threading.Event()
 LOCAL = {"commit": TransactionStatus.COMMIT, "rollback": TransactionStatus.ROLLBACK}
 
 
@@ -28,6 +31,10 @@ def check(message):  # type: ignore[no-untyped-def]
     answer = final_answers.get(body, TransactionStatus.UNKNOWN)
     with lock:
         print(json.dumps({"check": body, "answer": answer.name}), flush=True)
+        if answer is not TransactionStatus.UNKNOWN:
+            answered.add(body)
+            if answered >= set(final_answers):
+                all_answered.set()
     return answer
 
 
@@ -54,7 +61,10 @@ for i, outcome in enumerate(args.outcomes):
             json.dumps({"sent": f"tx-{i}:{outcome}", "status": int(result.status), "msg_id": result.msg_id}),
             flush=True,
         )
-time.sleep(args.linger)
-import os  # noqa: E402
-
+if final_answers:
+    # Stay up until every open transaction was checked back and answered, at most --linger seconds.
+    all_answered.wait(args.linger)
+    time.sleep(1)  # let the END_TRANSACTION answers leave
+else:
+    time.sleep(args.linger)
 os._exit(0)
