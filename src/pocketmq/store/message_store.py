@@ -13,6 +13,7 @@ import logging
 import os
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
@@ -80,6 +81,17 @@ def _total_memory_bytes() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return 8 << 30
+
+
+def _create_durably(path: Path) -> None:
+    """Create an empty file and fsync its directory, so that it survives a power loss (the
+    `abort` file must be there after a crash for recovery to check the tail)."""
+    path.touch()
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _parse_host(text: str) -> tuple[str, int]:
@@ -150,8 +162,7 @@ class MessageStore:
         try:
             abnormal = self._abort_path.exists()
             if not self.read_only:
-                self._abort_path.touch()
-                os.sync() if False else None  # the abort file needs no fsync: its absence is what counts
+                _create_durably(self._abort_path)
             self.commit_log.files.load()
             self.consume_queues.load()
             if self.index is not None:
