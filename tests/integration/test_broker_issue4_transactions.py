@@ -215,3 +215,24 @@ async def test_open_transactions_survive_a_broker_crash(cluster: Cluster) -> Non
         bodies = [m.body for m in await visible(client, address, "TxCrashTopic")]
         assert bodies == [b"committed before", b"open at the crash"]
         assert {m.properties["UNIQ_KEY"] for _, _, m in answering.checks} == {"F" * 32}
+
+
+async def test_a_transaction_nobody_decides_is_checked_max_times_then_parked(cluster: Cluster) -> None:
+    address = cluster.broker_address
+    producer = Producer(address)  # answers no check
+    async with producer.client as client:
+        await create_topic(client, address, "TxUndecidedTopic", queues=1)
+        await producer.register()
+        await producer.send_half("TxUndecidedTopic", b"undecided", "G" * 32)
+
+        async def parked() -> bool:
+            return len(await visible(client, address, "TRANS_CHECK_MAX_TIME_TOPIC")) == 1
+
+        await eventually(parked, timeout_s=20)
+        [message] = await visible(client, address, "TRANS_CHECK_MAX_TIME_TOPIC")
+        assert message.body == b"undecided"
+        times = [m.properties["TRANSACTION_CHECK_TIMES"] for _, _, m in producer.checks]
+        assert times == ["1", "2", "3", "4", "5"]  # transactionCheckMax=5
+        gaps = [b[0] - a[0] for a, b in zip(producer.checks, producer.checks[1:], strict=False)]
+        assert all(gap >= 0.95 for gap in gaps), gaps  # transactionCheckInterval=1 s
+        assert await visible(client, address, "TxUndecidedTopic") == []
