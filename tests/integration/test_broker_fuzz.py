@@ -15,7 +15,7 @@ import pytest
 
 from pocketmq.common.errors import PocketMQError
 from pocketmq.protocol.codes import RequestCode, ResponseCode
-from pocketmq.protocol.command import RemotingCommand
+from pocketmq.protocol.command import RemotingCommand, make_request
 from pocketmq.protocol.frame import decode_frame, encode
 from pocketmq.remoting import RemotingClient
 from tests.integration.test_broker_helpers import cluster_fixture, create_topic, decode, pull, send
@@ -106,6 +106,12 @@ async def test_mutated_requests_and_broken_frames(cluster: Cluster) -> None:
                 except TimeoutError:
                     pass
                 writer.close()
+        # JSON bodies nested past any parser's depth, or not UTF-8: answered, nothing crashes.
+        for code in (RequestCode.HEART_BEAT, RequestCode.LOCK_BATCH_MQ, RequestCode.CHECK_CLIENT_CONFIG,
+                     RequestCode.UPDATE_AND_CREATE_SUBSCRIPTIONGROUP):  # fmt: skip
+            for body in (b"[" * 100_000, b'{"a":' * 30_000, b"\xff\xfe"):
+                answer = await client.invoke(address, make_request(code, None, body), 5000)
+                assert answer.code != ResponseCode.SUCCESS, (code, answer)
         # Still serving, and what was stored before is intact.
         pulled = await pull(client, address, "FuzzTopic", 0, 0)
         assert [m.body for m in decode(pulled)][: len(bodies)] == bodies, f"seed {seed}"

@@ -187,7 +187,7 @@ class AdminHandlers:
             if not isinstance(data, dict):
                 raise BodyError("the body is not a JSON object")
             config = SubscriptionGroupConfig.from_json(data)
-        except (BodyError, KeyError, TypeError, ValueError) as error:
+        except (BodyError, KeyError, TypeError, ValueError, RecursionError) as error:
             return make_response(
                 request, ResponseCode.SYSTEM_ERROR, f"malformed subscription group config: {error!r}"
             )

@@ -73,7 +73,7 @@ class ClientManageHandlers:
             )
         try:
             heartbeat = HeartbeatData.decode(body)
-        except BodyError as error:
+        except (BodyError, ValueError, RecursionError) as error:
             return make_response(request, ResponseCode.SYSTEM_ERROR, f"malformed heartbeat body: {error}")
         now = context.clock.now_ms()
         client_id = heartbeat.client_id
@@ -142,7 +142,7 @@ class ClientManageHandlers:
         whether this broker accepts it before it starts."""
         try:
             data = fastjson.loads(request.body or b"{}")
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             return make_response(request, ResponseCode.SYSTEM_ERROR, f"malformed body: {error}")
         subscription = data.get("subscriptionData") if isinstance(data, dict) else None
         if not isinstance(subscription, dict):

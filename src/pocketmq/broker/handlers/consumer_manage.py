@@ -106,7 +106,7 @@ class ConsumerManageHandlers:
     def lock_batch_mq(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
         try:
             body = LockBatchRequestBody.decode(request.body)
-        except BodyError as error:
+        except (BodyError, ValueError, RecursionError) as error:
             return make_response(request, ResponseCode.SYSTEM_ERROR, f"malformed lock request: {error}")
         context = self._context
         locked = context.locks.try_lock_batch(
@@ -118,7 +118,7 @@ class ConsumerManageHandlers:
     def unlock_batch_mq(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
         try:
             body = UnlockBatchRequestBody.decode(request.body)
-        except BodyError as error:
+        except (BodyError, ValueError, RecursionError) as error:
             return make_response(request, ResponseCode.SYSTEM_ERROR, f"malformed unlock request: {error}")
         self._context.locks.unlock_batch(body.consumer_group, body.queues, body.client_id)
         return make_response(request, ResponseCode.SUCCESS)
