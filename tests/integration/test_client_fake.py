@@ -22,6 +22,7 @@ from pocketmq.client.consumer.push_consumer import (
 from pocketmq.client.consumer.rebalance import MessageModel
 from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import Producer, ProducerConfig
+from pocketmq.common.clock import FakeClock, now_ms
 from pocketmq.common.errors import ClientError
 from pocketmq.common.message import Message, MessageExt, MessageQueue
 from pocketmq.protocol.codes import RequestCode, ResponseCode
@@ -317,3 +318,40 @@ async def test_lite_pull_consumer_subscribe_mode_gets_queues_from_rebalance(clus
         assert len(consumer.assignment()) == 4
     finally:
         await consumer.shutdown()
+
+
+async def test_a_listener_call_stuck_past_the_consume_timeout_is_sent_back(cluster: FakeCluster) -> None:
+    cluster.create_topic("TopicStuck", 1)
+    clock = FakeClock(start_ms=now_ms())
+    release = asyncio.Event()
+    calls: list[int] = []
+
+    async def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        calls.append(messages[0].reconsume_times)
+        if messages[0].reconsume_times == 0:
+            await release.wait()  # stuck
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer(
+        "stuck-g", client_config=client_config(cluster, "st"), listener=listener, clock=clock
+    )
+    consumer.subscribe("TopicStuck")
+    await consumer.start()
+    try:
+        async with Producer("pg7", client_config=client_config(cluster, "p7")) as producer:
+            await producer.send(Message("TopicStuck", b"slow"))
+        async with asyncio.timeout(10):
+            while not calls:
+                await asyncio.sleep(0.02)
+        assert await consumer.clean_expired_messages() == 0
+        clock.advance(16 * 60_000)
+        assert await consumer.clean_expired_messages() == 1
+        async with asyncio.timeout(10):
+            while calls != [0, 1]:
+                await asyncio.sleep(0.02)
+    finally:
+        release.set()
+        await consumer.shutdown()
+    assert cluster.offsets[("stuck-g", "TopicStuck", 0)] == 1

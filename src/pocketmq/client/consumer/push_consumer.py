@@ -125,6 +125,9 @@ class PushConsumerConfig:
     flow_control: FlowControlConfig = field(default_factory=FlowControlConfig)
     #: Retries before the broker moves a message to the DLQ; -1 means 16. Java: maxReconsumeTimes.
     max_reconsume_times: int = -1
+    #: A message whose listener call has run this long is sent back (delay level 3) and its queue
+    #: moves on; checked this often too. Java: consumeTimeout (15 min).
+    consume_timeout_minutes: int = 15
     #: Send the subscription with every pull (else the broker uses the heartbeat's).
     #: Java: postSubscriptionWhenPull.
     post_subscription_when_pull: bool = False
@@ -181,6 +184,7 @@ class PushConsumer:
         self._consume_tasks: set[asyncio.Task[None]] = set()
         #: Messages whose send-back failed, waiting 5 s to be consumed again.
         self._later_tasks: set[asyncio.Task[None]] = set()
+        self._clean_expired_task: asyncio.Task[None] | None = None
         self._consume_slots = asyncio.Semaphore(self.config.consume_thread_max)
         self._executor: ThreadPoolExecutor | None = None
         self._suggested_broker: dict[MessageQueue, int] = {}
@@ -272,6 +276,10 @@ class PushConsumer:
         self._instance = instance
         self._running = True
         self._start_timestamp_ms = self.clock.now_ms()
+        if not self._consume_orderly:
+            self._clean_expired_task = asyncio.get_running_loop().create_task(
+                self._clean_expired_forever(), name=f"clean-expired-{self._group}"
+            )
         await instance.start()
         for topic in list(self._subscriptions):
             await instance.update_topic_route(topic)
@@ -289,6 +297,9 @@ class PushConsumer:
         if instance is None:
             return
         self._running = False
+        if self._clean_expired_task is not None:
+            self._clean_expired_task.cancel()
+            self._clean_expired_task = None
         tasks = list(self._pull_tasks.values())
         for task in tasks:
             task.cancel()
@@ -706,6 +717,36 @@ class PushConsumer:
         await asyncio.sleep(CONSUME_AGAIN_DELAY_MS / 1000)
         if self._running and not process_queue.dropped:
             await self._consume(messages, process_queue, queue)
+
+    async def _clean_expired_forever(self) -> None:
+        interval_s = self.config.consume_timeout_minutes * 60
+        while self._running:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.clean_expired_messages()
+            except (PocketMQError, OSError) as error:
+                log.warning("cleaning expired messages of %s failed: %s", self._group, error)
+
+    async def clean_expired_messages(self) -> int:
+        """Send back the messages stuck in a listener call longer than `consume_timeout_minutes`,
+        at most 16 per queue, and let their queues move on (Java ProcessQueue#cleanExpiredMsg).
+        Answers how many were sent back."""
+        if self._rebalancer is None or not self.clustering:
+            return 0
+        timeout_ms = self.config.consume_timeout_minutes * 60_000
+        cleaned = 0
+        for queue, process_queue in list(self._rebalancer.process_queues.items()):
+            for _ in range(16):
+                message = process_queue.first_expired(self.clock.now_ms(), timeout_ms)
+                if message is None or process_queue.dropped:
+                    break
+                if not await self._send_message_back(message, 3, queue):
+                    break
+                offset = process_queue.remove_messages([message], self.clock.now_ms())
+                if offset >= 0 and not process_queue.dropped:
+                    self.offset_store.update_offset(queue, offset, increase_only=True)
+                cleaned += 1
+        return cleaned
 
     async def _send_message_back(self, message: MessageExt, delay_level: int, queue: MessageQueue) -> bool:
         """CONSUMER_SEND_MSG_BACK to the broker that stored the message; False if that failed."""
