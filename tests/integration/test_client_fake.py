@@ -355,3 +355,27 @@ async def test_a_listener_call_stuck_past_the_consume_timeout_is_sent_back(clust
         release.set()
         await consumer.shutdown()
     assert cluster.offsets[("stuck-g", "TopicStuck", 0)] == 1
+
+
+async def test_topic_wide_cache_limits_are_split_over_the_held_queues(cluster: FakeCluster) -> None:
+    cluster.create_topic("TopicT", 4)
+
+    def ok(messages: list[MessageExt], context: ConsumeConcurrentlyContext) -> ConsumeConcurrentlyStatus:
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer(
+        "thr-g",
+        client_config=client_config(cluster, "thr"),
+        config=PushConsumerConfig(pull_threshold_for_topic=100, pull_threshold_size_for_topic_mib=10),
+        listener=ok,
+    )
+    consumer.subscribe("TopicT")
+    await consumer.start()
+    try:
+        async with asyncio.timeout(10):
+            while len(consumer.held_queues()) < 5:  # 4 + the retry queue
+                await asyncio.sleep(0.02)
+        assert consumer._flow_control.pull_threshold_for_queue == 20
+        assert consumer._flow_control.pull_threshold_size_for_queue_mib == 2
+    finally:
+        await consumer.shutdown()

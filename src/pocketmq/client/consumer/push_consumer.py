@@ -17,6 +17,7 @@ NOTIFY_CONSUMER_IDS_CHANGED. Offsets: the broker (clustering) or a local file (b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -48,7 +49,13 @@ from pocketmq.client.consumer.process_queue import (
     PullGate,
     flow_control,
 )
-from pocketmq.client.consumer.rebalance import ConsumeType, MessageModel, Rebalancer, apply_plan
+from pocketmq.client.consumer.rebalance import (
+    ConsumeType,
+    MessageModel,
+    Rebalancer,
+    apply_plan,
+    per_queue_thresholds,
+)
 from pocketmq.client.instance import ClientConfig, ClientInstance, get_client_instance
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
@@ -123,6 +130,10 @@ class PushConsumerConfig:
     #: Per-queue pull limits. Java: pullThresholdForQueue (1000), pullThresholdSizeForQueue
     #: (100 MiB), consumeConcurrentlyMaxSpan (2000).
     flow_control: FlowControlConfig = field(default_factory=FlowControlConfig)
+    #: Topic-wide cache limits, split evenly over the held queues after each rebalance (-1: off).
+    #: Java: pullThresholdForTopic (-1), pullThresholdSizeForTopic (-1, MiB).
+    pull_threshold_for_topic: int = -1
+    pull_threshold_size_for_topic_mib: int = -1
     #: Retries before the broker moves a message to the DLQ; -1 means 16. Java: maxReconsumeTimes.
     max_reconsume_times: int = -1
     #: A message whose listener call has run this long is sent back (delay level 3) and its queue
@@ -185,6 +196,8 @@ class PushConsumer:
         #: Messages whose send-back failed, waiting 5 s to be consumed again.
         self._later_tasks: set[asyncio.Task[None]] = set()
         self._clean_expired_task: asyncio.Task[None] | None = None
+        #: Per-queue limits in force (topic-wide limits are split over the held queues).
+        self._flow_control = self.config.flow_control
         self._consume_slots = asyncio.Semaphore(self.config.consume_thread_max)
         self._executor: ThreadPoolExecutor | None = None
         self._suggested_broker: dict[MessageQueue, int] = {}
@@ -382,7 +395,25 @@ class PushConsumer:
             )
             if plan.is_empty():
                 return
-            await apply_plan(self._rebalancer, plan, self, self.clock.now_ms())
+            if await apply_plan(self._rebalancer, plan, self, self.clock.now_ms()):
+                self._split_topic_thresholds()
+
+    def _split_topic_thresholds(self) -> None:
+        """Java RebalancePushImpl#messageQueueChanged: topic-wide limits become per-queue ones."""
+        config = self.config
+        if config.pull_threshold_for_topic == -1 and config.pull_threshold_size_for_topic_mib == -1:
+            return
+        assert self._rebalancer is not None
+        count, size_mib = per_queue_thresholds(
+            pull_threshold_for_topic=config.pull_threshold_for_topic,
+            pull_threshold_size_for_topic_mib=config.pull_threshold_size_for_topic_mib,
+            held_queue_count=len(self._rebalancer.process_queues),
+            pull_threshold_for_queue=config.flow_control.pull_threshold_for_queue,
+            pull_threshold_size_for_queue_mib=config.flow_control.pull_threshold_size_for_queue_mib,
+        )
+        self._flow_control = dataclasses.replace(
+            config.flow_control, pull_threshold_for_queue=count, pull_threshold_size_for_queue_mib=size_mib
+        )
 
     async def persist_consumer_offset(self) -> None:
         if self._rebalancer is not None and self._offset_store is not None:
@@ -547,7 +578,7 @@ class PushConsumer:
                 if self._paused:
                     await asyncio.sleep(1)
                     continue
-                gate = flow_control(process_queue, config.flow_control, orderly=self._consume_orderly)
+                gate = flow_control(process_queue, self._flow_control, orderly=self._consume_orderly)
                 if gate is PullGate.DROPPED:
                     return
                 if gate is not PullGate.PULL:
