@@ -486,10 +486,9 @@ class MessageStore:
         if (
             self._sync_flush
             and result.status is PutMessageStatus.PUT_OK
-            and self._flush is not None
             and message.properties.get(_WAIT) != "false"
         ):
-            result.status = await self._flush.wait_flushed(result.end_offset)
+            result.status = await self.wait_flushed(result.end_offset)
         return result
 
     def append_messages(self, messages: Sequence[MessageExt]) -> PutMessageResult:
@@ -554,13 +553,19 @@ class MessageStore:
 
     async def put_messages(self, messages: Sequence[MessageExt]) -> PutMessageResult:
         result = self.append_messages(messages)
-        if self._sync_flush and result.status is PutMessageStatus.PUT_OK and self._flush is not None:
-            result.status = await self._flush.wait_flushed(result.end_offset)
+        if self._sync_flush and result.status is PutMessageStatus.PUT_OK:
+            result.status = await self.wait_flushed(result.end_offset)
         return result
 
     async def wait_flushed(self, end_offset: int) -> PutMessageStatus:
-        """SYNC_FLUSH group commit for callers of append_*: PUT_OK once flushed."""
+        """SYNC_FLUSH group commit for callers of append_*: PUT_OK once an fsync covers
+        `end_offset`, FLUSH_DISK_TIMEOUT after syncFlushTimeout. Before `start()` (no flush
+        service) the CommitLog is fsynced right here, in this thread."""
         if self._flush is None:
+            for mapped in self.commit_log.files.files:
+                if mapped.flushed_position < mapped.wrote_position:
+                    mapped.flush()
+                    mapped.flushed_position = mapped.wrote_position
             return PutMessageStatus.PUT_OK
         return await self._flush.wait_flushed(end_offset)
 
