@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pocketmq.client.api import SendStatus
+from pocketmq.client.blocking_guarantees import BlockingOrderlyPushConsumer, BlockingTransactionProducer
+from pocketmq.client.consumer.consume_orderly_service import ConsumeOrderlyContext, ConsumeOrderlyStatus
 from pocketmq.client.producer.transaction_producer import (
     LocalTransactionState,
     TransactionProducer,
@@ -162,3 +165,44 @@ async def test_a_new_producer_of_the_group_answers_for_one_killed_after_the_half
         await producer.shutdown()
     assert bodies == ["kill-commit"]
     assert {body: uniq for body, uniq in listener.checked} == ids
+
+
+class CommitAll:
+    def execute_local_transaction(self, message: Message, arg: object) -> LocalTransactionState:
+        return COMMIT
+
+    def check_local_transaction(self, message: MessageExt) -> LocalTransactionState:
+        return COMMIT
+
+
+def test_blocking_facades_for_a_plain_script(cluster: Cluster) -> None:
+    topic, group = "TxBlocking", "tx-blocking"
+    asyncio.run(create_topic(cluster, topic, 2))
+    seen: list[tuple[str, int]] = []
+    done = threading.Event()
+
+    def listener(messages: list[MessageExt], context: ConsumeOrderlyContext) -> ConsumeOrderlyStatus:
+        seen.extend((m.body.decode(), context.message_queue.queue_id) for m in messages)
+        if len(seen) == 5:
+            done.set()
+        return ConsumeOrderlyStatus.SUCCESS
+
+    consumer = BlockingOrderlyPushConsumer(
+        "tx-blocking-c", client_config=client_config(cluster, "txb-c"), listener=listener
+    )
+    consumer.subscribe(topic)
+    consumer.start()
+    try:
+        with BlockingTransactionProducer(
+            group, listener=CommitAll(), client_config=client_config(cluster, "txb-p")
+        ) as producer:
+            for i in range(5):
+                result = producer.send_message_in_transaction(Message(topic, f"m{i}".encode()))
+                assert result.local_transaction_state is COMMIT
+        assert done.wait(20)
+    finally:
+        consumer.shutdown()
+    assert sorted(body for body, _ in seen) == [f"m{i}" for i in range(5)]
+    for queue_id in {q for _, q in seen}:
+        in_queue = [body for body, q in seen if q == queue_id]
+        assert in_queue == sorted(in_queue), "each queue is consumed in order"
