@@ -28,6 +28,8 @@ from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import Producer
 from pocketmq.common.errors import PocketMQError
 from pocketmq.common.message import Message, MessageExt, MessageQueue
+from pocketmq.protocol import fastjson
+from pocketmq.protocol.bodies.consumer import ConsumerRunningInfo
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import SerializeType, make_request
 from pocketmq.remoting import RemotingClient
@@ -397,3 +399,67 @@ def test_bench_tools_run_against_the_cluster(cluster: Cluster) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "TPS:" in result.output and "failed" in result.output
+
+
+async def test_admin_requests_reach_the_consumer_through_the_broker(cluster: Cluster) -> None:
+    """mqadmin consumerStatus / consumeMessage / resetOffsetByTime: the broker forwards them to us."""
+    topic, group = "ClientAdmin", "client-admin"
+    await create_topic(cluster, topic, 1)
+    bodies: list[bytes] = []
+
+    async def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        bodies.extend(m.body for m in messages)
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer(group, client_config=config(cluster, "adm-c"), listener=listener)
+    consumer.subscribe(topic)
+    await consumer.start()
+    try:
+        async with Producer("client-admin-p", client_config=config(cluster, "adm-p")) as producer:
+            sent = [await producer.send(Message(topic, f"a{i}".encode())) for i in range(3)]
+        async with asyncio.timeout(10):
+            while len(bodies) < 3:
+                await asyncio.sleep(0.02)
+        await consumer.persist_consumer_offset()
+        client_id = consumer.instance.client_id
+        async with RemotingClient() as admin:
+            info = await admin.invoke(
+                cluster.broker_address,
+                make_request(
+                    RequestCode.GET_CONSUMER_RUNNING_INFO, {"consumerGroup": group, "clientId": client_id}
+                ),
+                5000,
+            )
+            assert info.code == ResponseCode.SUCCESS, info
+            running = ConsumerRunningInfo.decode(info.body)
+            assert {s.topic for s in running.subscriptions} == {topic, f"%RETRY%{group}"}
+            assert MessageQueue(topic, cluster.broker_name, 0) in running.queues
+
+            direct = await admin.invoke(
+                cluster.broker_address,
+                make_request(
+                    RequestCode.CONSUME_MESSAGE_DIRECTLY,
+                    {"consumerGroup": group, "clientId": client_id, "msgId": sent[1].offset_msg_id},
+                ),
+                5000,
+            )
+            assert direct.code == ResponseCode.SUCCESS, direct
+            assert fastjson.loads(direct.body or b"")["consumeResult"] == "CR_SUCCESS"
+            assert bodies.count(b"a1") == 2
+
+            reset = await admin.invoke(
+                cluster.broker_address,
+                make_request(
+                    RequestCode.INVOKE_BROKER_TO_RESET_OFFSET,
+                    {"topic": topic, "group": group, "timestamp": "0", "isForce": "true"},
+                ),
+                5000,
+            )
+            assert reset.code == ResponseCode.SUCCESS, reset
+        async with asyncio.timeout(10):
+            while bodies.count(b"a0") < 2 or bodies.count(b"a2") < 2:  # all read again from offset 0
+                await asyncio.sleep(0.02)
+    finally:
+        await consumer.shutdown()
