@@ -577,3 +577,26 @@ async def test_update_broker_config_at_runtime(cluster: Cluster) -> None:
         unknown = await update("noSuchKey=1\n")
         assert unknown.code == ResponseCode.SYSTEM_ERROR
         assert "noSuchKey" in (unknown.remark or "")
+
+
+async def test_held_pull_ignores_arrivals_its_filter_rejects(cluster: Cluster) -> None:
+    address = cluster.broker_address
+    async with RemotingClient() as client:
+        await create_topic(client, address, "FilteredLongPollTopic")
+        held = asyncio.ensure_future(
+            pull(client, address, "FilteredLongPollTopic", 0, 0, subscription="TagA", suspend_ms=5000)
+        )
+        await asyncio.sleep(0.2)
+        for index in range(3):
+            await send(
+                client, address, "FilteredLongPollTopic", f"b{index}".encode(), properties={"TAGS": "TagB"}
+            )
+        await asyncio.sleep(0.3)
+        assert not held.done(), "woken by messages its subscription rejects"
+        sent_at = time.monotonic()
+        await send(client, address, "FilteredLongPollTopic", b"a", properties={"TAGS": "TagA"})
+        answer = await asyncio.wait_for(held, 5)
+        assert time.monotonic() - sent_at < 0.25
+        assert answer.code == ResponseCode.SUCCESS, answer
+        assert [m.body for m in decode(answer)] == [b"a"]
+        assert answer.ext_fields["nextBeginOffset"] == "4"

@@ -29,7 +29,7 @@ HELD_PULLS_MAX_DEFAULT: Final = 100_000
 class HeldPull:
     """One parked pull: the request and its connection, the offset it waits beyond, its timer."""
 
-    __slots__ = ("connection", "key", "queue_offset", "request", "state", "timer")
+    __slots__ = ("connection", "deadline_ms", "key", "queue_offset", "request", "state", "timed_out", "timer")
 
     def __init__(self, key: tuple[str, int], queue_offset: int, request: Any, connection: Any) -> None:
         self.key = key
@@ -39,6 +39,10 @@ class HeldPull:
         #: Anything the pull handler wants back when the pull wakes (its parsed header and filter).
         self.state: Any = None
         self.timer: asyncio.TimerHandle | None = None
+        #: When its suspend time ends (monotonic ms), for a re-hold after a wake-up.
+        self.deadline_ms = 0
+        #: True when it woke because its suspend time ran out (not because of an arrival).
+        self.timed_out = False
 
 
 #: Runs a woken pull again and writes its answer (the pull handler's `wake`).
@@ -118,6 +122,7 @@ class LongPolling:
         if not pulls:
             del self._held[pull.key]
         self._count -= 1
+        pull.timed_out = True
         self._run(pull)
 
     def _run(self, pull: HeldPull) -> None:
@@ -138,6 +143,7 @@ class LongPolling:
         self._count = 0
         for pulls in held.values():
             for pull in pulls:
+                pull.timed_out = True
                 self._run(pull)
 
     def stop(self) -> None:

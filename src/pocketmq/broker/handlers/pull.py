@@ -9,6 +9,7 @@ plain def: found messages are answered in the same loop iteration.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Final
 
@@ -229,6 +230,7 @@ class PullHandlers:
         message_filter: MessageFilter | None,
         *,
         allow_suspend: bool,
+        rehold: HeldPull | None = None,
     ) -> RemotingCommand | None:
         context = self._context
         result: GetMessageResult = context.store.get_message(
@@ -256,8 +258,25 @@ class PullHandlers:
             )
             held = HeldPull((header.topic, header.queue_id), header.queue_offset, request, connection)
             held.state = _PullState(header, message_filter)
+            held.deadline_ms = context.clock.monotonic_ms() + timeout_ms
             if context.long_polling.hold(held, timeout_ms):
                 return None
+        if (
+            rehold is not None
+            and status is GetMessageStatus.NO_MATCHED_MESSAGE
+            and context.long_polling is not None
+            and result.next_begin_offset > header.queue_offset
+        ):
+            # Woken by messages its filter rejects: keep holding from past them, for the rest of
+            # its suspend time (Java checks the new unit's tags code before waking a held pull).
+            remaining_ms = rehold.deadline_ms - context.clock.monotonic_ms()
+            if remaining_ms > 0:
+                header = dataclasses.replace(header, queue_offset=result.next_begin_offset)
+                again = HeldPull(rehold.key, header.queue_offset, request, connection)
+                again.state = _PullState(header, message_filter)
+                again.deadline_ms = rehold.deadline_ms
+                if context.long_polling.hold(again, remaining_ms):
+                    return None
         if code is ResponseCode.SUCCESS:
             context.stats.get_found_count += result.message_count
         else:
@@ -280,6 +299,13 @@ class PullHandlers:
         """LongPolling callback: run a parked pull again (no suspending) and write its answer."""
         state: _PullState = held.state
         connection: Connection = held.connection
-        response = self._execute(held.request, connection, state.header, state.filter, allow_suspend=False)
+        response = self._execute(
+            held.request,
+            connection,
+            state.header,
+            state.filter,
+            allow_suspend=False,
+            rehold=None if held.timed_out else held,
+        )
         if response is not None and not connection.closed:
             connection.send(response)
