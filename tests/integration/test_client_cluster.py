@@ -463,3 +463,36 @@ async def test_admin_requests_reach_the_consumer_through_the_broker(cluster: Clu
                 await asyncio.sleep(0.02)
     finally:
         await consumer.shutdown()
+
+
+async def test_sql92_subscription_is_filtered_by_the_broker(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path / "sql92", {"enablePropertyFilter": "true"})
+    cluster.start()
+    try:
+        topic = "ClientSql92"
+        await create_topic(cluster, topic, 2)
+        got: list[bytes] = []
+
+        def listener(
+            messages: list[MessageExt], context: ConsumeConcurrentlyContext
+        ) -> ConsumeConcurrentlyStatus:
+            got.extend(m.body for m in messages)
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+        consumer = PushConsumer("client-sql", client_config=config(cluster, "sql-c"), listener=listener)
+        consumer.subscribe(topic, "a > 5 AND b = 'x'", "SQL92")
+        await consumer.start()
+        try:
+            async with Producer("client-sql-p", client_config=config(cluster, "sql-p")) as producer:
+                for i in range(10):
+                    properties = {"a": str(i), "b": "x" if i % 2 else "y"}
+                    await producer.send(Message(topic, f"m{i}".encode(), properties=properties))
+            async with asyncio.timeout(10):
+                while len(got) < 2:
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)
+        finally:
+            await consumer.shutdown()
+        assert sorted(got) == [b"m7", b"m9"]
+    finally:
+        cluster.stop()
