@@ -122,6 +122,11 @@ def test_garbage_mid_log_in_an_older_segment(tmp_path: Path) -> None:
         assert report.corruptions and "rest of the segment" in report.corruptions[0]
         assert store.max_commit_log_offset == results[-1].end_offset
         assert store.look_message_by_offset(results[-1].commit_log_offset) is not None
+        # Readers walking the log go on past the skipped rest of that segment.
+        walked = [
+            scanned.commit_log_offset for scanned in store.commit_log.scan(results[4].commit_log_offset)
+        ]
+        assert results[-1].commit_log_offset in walked
     finally:
         store.close()
     store = MessageStore(config)  # and again: no crash loop

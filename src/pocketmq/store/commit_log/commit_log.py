@@ -278,6 +278,8 @@ class CommitLog:
                     break  # on to the next file
                 if limit - position < END_FILE_MIN_BLANK_BYTES and limit == mapped.file_size:
                     break
+                if position >= limit and limit < mapped.file_size and mapped is not self.files.last:
+                    break  # a segment that recovery ended early (corrupt rest, skipped): go on
                 return  # zeros: the end of the data
             next_file = self.files.find(mapped.file_from_offset + mapped.file_size)
             mapped, position = next_file, 0
