@@ -234,7 +234,7 @@ async def test_lite_pull_consumer_polls_seeks_and_rereads(cluster: FakeCluster) 
             bodies.extend(m.body for m in batch)
         assert bodies == [f"l{i}".encode() for i in range(30)]
         await consumer.commit()  # oneway, as Java: give the fake broker a moment
-        for _ in range(50):
+        for _ in range(250):
             if cluster.offsets.get(("lite-g", "TopicL", 1)) == 30:
                 break
             await asyncio.sleep(0.02)

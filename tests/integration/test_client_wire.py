@@ -131,8 +131,10 @@ async def test_send_pull_heartbeat_and_offset_requests_match_the_java_client(clu
             await producer.send(message)
             await producer.send(Message("FrameTopic", b"x" * 12_000, tags="TagBig"))
         await asyncio.wait_for(received.wait(), 10)
-        await consumer.persist_consumer_offset()
-        await asyncio.sleep(0.1)
+        await consumer.persist_consumer_offset()  # oneway: wait until the fake broker has it
+        async with asyncio.timeout(5):
+            while not cluster.requests_of(RequestCode.UPDATE_CONSUMER_OFFSET):
+                await asyncio.sleep(0.02)
     finally:
         await consumer.shutdown()
 
