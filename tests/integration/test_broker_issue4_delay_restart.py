@@ -61,7 +61,7 @@ async def collect(address: str, topic: str, expected: int, timeout_s: float = 20
             await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("how", ["sigkill", "sigterm"])
+@pytest.mark.parametrize("how", ["sigkill", pytest.param("sigterm", marks=pytest.mark.long)])
 async def test_delayed_messages_survive_a_broker_restart(cluster: Cluster, how: str) -> None:
     address = cluster.broker_address
     async with RemotingClient() as client:

@@ -29,8 +29,9 @@ GROUP = "TxProducerGroup"
 COMMIT, ROLLBACK, UNKNOWN = 8, 12, 0
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    # One broker for the module; the crash test runs last (it kills and restarts it).
     with running_cluster(
         tmp_path_factory.mktemp("broker-issue4-tx"),
         transactionTimeOut="1000",
@@ -148,7 +149,7 @@ async def test_commit_and_rollback_from_the_producer(cluster: Cluster) -> None:
         assert message.prepared_transaction_offset == half_offset
         # A repeated END_TRANSACTION does not show it twice; nobody is asked about either.
         await producer.end_sent(committed, COMMIT)
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(1.5)
         assert len(await visible(client, address, "TxTopic")) == 1
         assert producer.checks == []
 
@@ -181,10 +182,32 @@ async def test_producer_dies_after_the_half_message_and_another_answers_the_chec
         assert checked_message.topic == "TxCheckTopic"
         assert checked_message.properties["TRANSACTION_CHECK_TIMES"] == "1"
         assert header.transaction_id == "C" * 32
-        await asyncio.sleep(3)
+        await asyncio.sleep(1.5)
         assert len(await visible(client, address, "TxCheckTopic")) == 1
         # Each was asked about once: answered, it is never checked again.
         assert sorted(m.properties["UNIQ_KEY"] for _, _, m in second.checks) == ["C" * 32, "D" * 32]
+
+
+@pytest.mark.long
+async def test_a_transaction_nobody_decides_is_checked_max_times_then_parked(cluster: Cluster) -> None:
+    address = cluster.broker_address
+    producer = Producer(address)  # answers no check
+    async with producer.client as client:
+        await create_topic(client, address, "TxUndecidedTopic", queues=1)
+        await producer.register()
+        await producer.send_half("TxUndecidedTopic", b"undecided", "G" * 32)
+
+        async def parked() -> bool:
+            return len(await visible(client, address, "TRANS_CHECK_MAX_TIME_TOPIC")) == 1
+
+        await eventually(parked, timeout_s=20)
+        [message] = await visible(client, address, "TRANS_CHECK_MAX_TIME_TOPIC")
+        assert message.body == b"undecided"
+        times = [m.properties["TRANSACTION_CHECK_TIMES"] for _, _, m in producer.checks]
+        assert times == ["1", "2", "3", "4", "5"]  # transactionCheckMax=5
+        gaps = [b[0] - a[0] for a, b in zip(producer.checks, producer.checks[1:], strict=False)]
+        assert all(gap >= 0.95 for gap in gaps), gaps  # transactionCheckInterval=1 s
+        assert await visible(client, address, "TxUndecidedTopic") == []
 
 
 async def test_open_transactions_survive_a_broker_crash(cluster: Cluster) -> None:
@@ -211,28 +234,7 @@ async def test_open_transactions_survive_a_broker_crash(cluster: Cluster) -> Non
             return len(await visible(client, address, "TxCrashTopic")) == 2
 
         await eventually(both_visible, timeout_s=20)
-        await asyncio.sleep(3)
+        await asyncio.sleep(1.5)
         bodies = [m.body for m in await visible(client, address, "TxCrashTopic")]
         assert bodies == [b"committed before", b"open at the crash"]
         assert {m.properties["UNIQ_KEY"] for _, _, m in answering.checks} == {"F" * 32}
-
-
-async def test_a_transaction_nobody_decides_is_checked_max_times_then_parked(cluster: Cluster) -> None:
-    address = cluster.broker_address
-    producer = Producer(address)  # answers no check
-    async with producer.client as client:
-        await create_topic(client, address, "TxUndecidedTopic", queues=1)
-        await producer.register()
-        await producer.send_half("TxUndecidedTopic", b"undecided", "G" * 32)
-
-        async def parked() -> bool:
-            return len(await visible(client, address, "TRANS_CHECK_MAX_TIME_TOPIC")) == 1
-
-        await eventually(parked, timeout_s=20)
-        [message] = await visible(client, address, "TRANS_CHECK_MAX_TIME_TOPIC")
-        assert message.body == b"undecided"
-        times = [m.properties["TRANSACTION_CHECK_TIMES"] for _, _, m in producer.checks]
-        assert times == ["1", "2", "3", "4", "5"]  # transactionCheckMax=5
-        gaps = [b[0] - a[0] for a, b in zip(producer.checks, producer.checks[1:], strict=False)]
-        assert all(gap >= 0.95 for gap in gaps), gaps  # transactionCheckInterval=1 s
-        assert await visible(client, address, "TxUndecidedTopic") == []
