@@ -265,7 +265,9 @@ class TransactionalMessageService:
             self._on_topic_needed(HALF_TOPIC)
         for queue_id in queue_ids:
             new_offset = self._check_queue(queue_id, now_ms, outcome)
-            self._offsets.commit_offset(TRANSACTION_CONSUMER_GROUP, HALF_TOPIC, queue_id, new_offset)
+            if new_offset != self._offsets.query_offset(TRANSACTION_CONSUMER_GROUP, HALF_TOPIC, queue_id):
+                # Only on change: consumerOffset.json is written when something is dirty.
+                self._offsets.commit_offset(TRANSACTION_CONSUMER_GROUP, HALF_TOPIC, queue_id, new_offset)
             self._advance_op_offset(queue_id, new_offset)
         return outcome
 
