@@ -17,7 +17,7 @@ from collections.abc import Coroutine, Hashable
 from pathlib import Path
 from typing import Any, Final
 
-from pocketmq.broker.config import BrokerConfig
+from pocketmq.broker.config import BrokerConfig, BrokerRole
 from pocketmq.broker.consumer_offsets import ConsumerOffsetManager
 from pocketmq.broker.consumers import ConsumerManager
 from pocketmq.broker.filter import ConsumerFilterManager
@@ -191,8 +191,9 @@ class Broker:
         self._long_polling.start()
         store.register_arrival_listener(self._long_polling.notify_message_arriving)
         await store.start()
-        await self.schedule.start()  # issue 4
-        await self.transaction_check.start()  # issue 4
+        if config.broker_role is not BrokerRole.SLAVE:  # issue 4: a master delivers and checks (Java)
+            await self.schedule.start()
+            await self.transaction_check.start()
         self.server = RemotingServer(
             self._bind_host, config.listen_port, router, on_connection_closed=self._on_connection_closed
         )
