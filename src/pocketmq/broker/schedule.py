@@ -1,11 +1,13 @@
 """ScheduleMessageService: delivers delayed messages from SCHEDULE_TOPIC_XXXX when their time comes.
 
 Java: ScheduleMessageService (4.9.8). A message sent with the DELAY property (level 1..N of
-`messageDelayLevel`, "1s 5s 10s 30s 1m ... 2h") or sent back by a consumer is parked by the store's
-put path in SCHEDULE_TOPIC_XXXX, queue level-1, with REAL_TOPIC / REAL_QID; its ConsumeQueue unit
-carries the delivery time (store time + level delay) as tags code. This service walks each level's
-queue from its progress offset (`config/delayOffset.json`) and, for every unit whose time has come,
-re-puts the message to its real topic and queue.
+`messageDelayLevel`, "1s 5s 10s 30s 1m ... 2h") or sent back by a consumer is parked (`park_delayed`,
+called by the send path and the send-back handler, Java CommitLog#asyncPutMessage; the store's put
+path does the same for other writers) in SCHEDULE_TOPIC_XXXX, queue level-1, with REAL_TOPIC /
+REAL_QID; its ConsumeQueue unit carries the delivery time (store time + level delay) as tags code,
+computed by the store at dispatch and again at recovery. This service walks each level's queue from
+its progress offset (`config/delayOffset.json`) and, for every unit whose time has come, re-puts the
+message to its real topic and queue.
 
 What the delivered record looks like (checked against the 4.9.8 golden records delayA/schedule ->
 delayA/delivered): same body, flag, sys flag, born time and host, reconsume times, and the same
