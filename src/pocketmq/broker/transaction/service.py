@@ -151,9 +151,11 @@ class TransactionalMessageService:
         count = 0
         for queue_id in self._store.queue_ids(OP_TOPIC):
             max_offset = self._store.get_max_offset_in_queue(OP_TOPIC, queue_id)
+            checked = self._offsets.query_offset(TRANSACTION_CONSUMER_GROUP, OP_TOPIC, queue_id)
+            # From a margin before where the checks got (or before the end, if they never ran).
             start = max(
                 self._store.get_min_offset_in_queue(OP_TOPIC, queue_id),
-                self._op_check_offset(queue_id) - OPS_RELOAD_MARGIN,
+                (checked if checked >= 0 else max_offset) - OPS_RELOAD_MARGIN,
             )
             for _, half_offset in self._read_ops(queue_id, start, max_offset):
                 self._resolved.setdefault(queue_id, set()).add(half_offset)
