@@ -19,7 +19,7 @@ from pocketmq.client.consumer.consume_orderly_service import (
 from pocketmq.client.consumer.push_consumer import PushConsumerConfig
 from pocketmq.client.producer.producer import Producer
 from pocketmq.common.message import Message, MessageConst, MessageExt, MessageQueue
-from pocketmq.common.topic import dlq_topic, retry_topic
+from pocketmq.common.topic import dlq_topic
 from tests.integration.client_issue4_support import (
     SHORT_DELAY_LEVELS,
     client_config,
@@ -94,8 +94,8 @@ class Journal:
             assert highest == per_key - 1, (key, seen)
 
 
-def retry_queues(group: str) -> set[MessageQueue]:
-    return {MessageQueue(retry_topic(group), "broker-a", 0)}
+def topic_queues(consumer: OrderlyPushConsumer, topic: str) -> set[MessageQueue]:
+    return {queue for queue in consumer.held_queues() if queue.topic == topic}
 
 
 async def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
@@ -139,6 +139,9 @@ async def test_per_key_order_holds_with_suspends_while_a_third_consumer_joins(cl
     try:
         await consumers[0].start()
         await consumers[1].start()
+        # Both hold their queues before messages come (a queue given away with cached messages would
+        # be unlocked 20 s later, as Java).
+        await wait_until(lambda: len(topic_queues(consumers[1], topic)) == 2, 15)
         async with Producer("orderly-join-p", client_config=client_config(cluster, "oj-p")) as producer:
             await send_keyed(producer, topic, keys, range(0, per_key // 2))
             await journal.wait_for(len(keys) * per_key // 2, 30)
@@ -146,7 +149,7 @@ async def test_per_key_order_holds_with_suspends_while_a_third_consumer_joins(cl
             # The third consumer joins; the queue it takes is unlocked at once (nothing cached;
             # with cached messages the old owner unlocks 20 s later, as Java).
             await consumers[2].start()
-            await wait_until(lambda: bool(consumers[2].held_queues() - retry_queues(group)), 15)
+            await wait_until(lambda: bool(topic_queues(consumers[2], topic)), 15)
             await send_keyed(producer, topic, keys, range(per_key // 2, per_key))
         await journal.wait_for(len(keys) * per_key, 60)
         held = [{q.queue_id for q in consumer.held_queues() if q.topic == topic} for consumer in consumers]
@@ -250,3 +253,40 @@ async def test_exact_tag_check_drops_hash_collisions(cluster: Cluster) -> None:
     finally:
         await consumer.shutdown()
     assert seen == ["one", "last"]
+
+
+async def test_consumers_of_one_client_share_the_inner_producer_for_dead_letters(cluster: Cluster) -> None:
+    topic = "OrderlyShared"
+    await create_topic(cluster, topic, 1)
+
+    def poison(messages: list[MessageExt], context: ConsumeOrderlyContext) -> ConsumeOrderlyStatus:
+        return ConsumeOrderlyStatus.SUSPEND_CURRENT_QUEUE_A_MOMENT
+
+    groups = ("orderly-shared-1", "orderly-shared-2")
+    consumers = [
+        orderly_consumer(cluster, group, "shared", poison, max_reconsume_times=0) for group in groups
+    ]
+    for consumer in consumers:
+        consumer.subscribe(topic)
+        await consumer.start()
+    assert consumers[0].instance is consumers[1].instance
+    try:
+        async with Producer("orderly-shared-p", client_config=client_config(cluster, "os-p")) as producer:
+            await producer.send(Message(topic, b"first"))
+            await wait_until_dead(cluster, groups, [b"first"])
+            await consumers[0].shutdown()  # whichever consumer started the inner producer
+            await producer.send(Message(topic, b"second"))
+            await wait_until_dead(cluster, groups[1:], [b"first", b"second"])
+    finally:
+        await consumers[1].shutdown()
+
+
+async def wait_until_dead(cluster: Cluster, groups: tuple[str, ...], bodies: list[bytes]) -> None:
+    async def dead(group: str) -> list[bytes]:
+        return [m.body for m in await pull_all(cluster, dlq_topic(group))]
+
+    for _ in range(100):
+        if [await dead(group) for group in groups] == [bodies] * len(groups):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError({group: await dead(group) for group in groups})

@@ -54,7 +54,7 @@ from pocketmq.client.consumer.rebalance import queues_by_broker
 from pocketmq.client.instance import CLIENT_INNER_PRODUCER_GROUP, ClientConfig
 from pocketmq.client.producer.producer import Producer
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
-from pocketmq.common.errors import ConfigError, PocketMQError
+from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
 from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.topic import retry_topic
 from pocketmq.protocol.bodies.consumer import (
@@ -146,6 +146,7 @@ class OrderlyPushConsumer(PushConsumer):
         self._rebalance_again: asyncio.Task[None] | None = None
         self._inner_producer: Producer | None = None
         self._owns_inner_producer = False
+        self._inner_producer_lock = asyncio.Lock()
 
     def register_message_listener(self, listener: MessageListenerOrderly) -> None:  # type: ignore[override]
         self._listener = cast(Any, listener)
@@ -476,13 +477,20 @@ class OrderlyPushConsumer(PushConsumer):
 
     async def _producer_for_send_back(self) -> Producer:
         """The client's inner producer (Java MQClientInstance#getDefaultMQProducer), started once."""
-        if self._inner_producer is not None:
+        async with self._inner_producer_lock:  # two queues may fail at once
+            return await self._find_or_start_inner_producer()
+
+    async def _find_or_start_inner_producer(self) -> Producer:
+        if self._inner_producer is not None and _started(self._inner_producer):
             return self._inner_producer
         instance = self.instance
         existing = instance.producers.get(CLIENT_INNER_PRODUCER_GROUP)
-        if isinstance(existing, Producer):
+        if isinstance(existing, Producer) and _started(existing):
             self._inner_producer = existing
+            self._owns_inner_producer = False
             return existing
+        # Shared by the consumers of this client; the one that started it shuts it down (another
+        # consumer then starts a new one when it needs it).
         producer = Producer(CLIENT_INNER_PRODUCER_GROUP, client_config=self.client_config, clock=self.clock)
         await producer.start()
         self._inner_producer = producer
@@ -515,3 +523,11 @@ class OrderlyPushConsumer(PushConsumer):
             "remark": remark,
             "spentTimeMills": self.clock.monotonic_ms() - started,
         }
+
+
+def _started(producer: Producer) -> bool:
+    try:
+        producer.instance  # noqa: B018 (raises when not started)
+    except ClientError:
+        return False
+    return True
