@@ -159,6 +159,10 @@ class PushConsumerConfig:
             raise ConfigError(f"pull_batch_size must be in 1..1024, not {self.pull_batch_size}")
 
 
+#: Messages for one listener call, their ProcessQueue and their queue.
+_ConsumeRequest = tuple[list[MessageExt], ProcessQueue, MessageQueue]
+
+
 class PushConsumer:
     """A push consumer of one group: `subscribe`, `register_message_listener`, `await start()`."""
 
@@ -193,6 +197,10 @@ class PushConsumer:
         self._rebalancer: Rebalancer | None = None
         self._pull_tasks: dict[MessageQueue, asyncio.Task[None]] = {}
         self._consume_tasks: set[asyncio.Task[None]] = set()
+        #: Listener calls waiting for one of the `consume_thread_max` workers (None: a worker stops).
+        #: Unbounded here: flow control bounds what the pulls cache.
+        self._consume_requests: asyncio.Queue[_ConsumeRequest | None] = asyncio.Queue()
+        self._consume_workers: list[asyncio.Task[None]] = []
         #: Messages whose send-back failed, waiting 5 s to be consumed again.
         self._later_tasks: set[asyncio.Task[None]] = set()
         self._clean_expired_task: asyncio.Task[None] | None = None
@@ -290,9 +298,14 @@ class PushConsumer:
         self._running = True
         self._start_timestamp_ms = self.clock.now_ms()
         if not self._consume_orderly:
-            self._clean_expired_task = asyncio.get_running_loop().create_task(
+            loop = asyncio.get_running_loop()
+            self._clean_expired_task = loop.create_task(
                 self._clean_expired_forever(), name=f"clean-expired-{self._group}"
             )
+            self._consume_workers = [
+                loop.create_task(self._consume_worker(), name=f"consume-{self._group}-{index}")
+                for index in range(self.config.consume_thread_max)
+            ]
         await instance.start()
         for topic in list(self._subscriptions):
             await instance.update_topic_route(topic)
@@ -318,6 +331,14 @@ class PushConsumer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._pull_tasks.clear()
+        if self._consume_workers:
+            # What was pulled is still consumed (Java shuts its consume pool down gently); bounded.
+            for _ in self._consume_workers:
+                self._consume_requests.put_nowait(None)
+            _, late = await asyncio.wait(self._consume_workers, timeout=10)
+            for worker in late:
+                worker.cancel()
+            self._consume_workers = []
         if self._consume_tasks:
             await asyncio.wait(list(self._consume_tasks), timeout=10)
         for later in list(self._later_tasks):
@@ -679,8 +700,21 @@ class PushConsumer:
         self, messages: list[MessageExt], process_queue: ProcessQueue, queue: MessageQueue
     ) -> None:
         size = self.config.consume_message_batch_max_size
+        put = self._consume_requests.put_nowait
+        if len(messages) <= size:
+            put((messages, process_queue, queue))
+            return
         for start in range(0, len(messages), size):
-            self._spawn(self._consume(messages[start : start + size], process_queue, queue))
+            put((messages[start : start + size], process_queue, queue))
+
+    async def _consume_worker(self) -> None:
+        """One of the `consume_thread_max` consumers of `_consume_requests` (Java: a consume thread)."""
+        requests = self._consume_requests
+        while (request := await requests.get()) is not None:
+            try:
+                await self._consume(*request)
+            except Exception:
+                log.exception("consuming %d message(s) of %s failed", len(request[0]), request[2])
 
     async def _call_listener(
         self, messages: list[MessageExt], context: ConsumeConcurrentlyContext
