@@ -43,6 +43,7 @@ class TransactionCheckService:
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._sending: set[asyncio.Task[None]] = set()
         #: CHECK_TRANSACTION_STATE requests sent (tests, stats).
         self.checks_sent = 0
         self.checks_without_producer = 0
@@ -58,6 +59,8 @@ class TransactionCheckService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for sending in list(self._sending):
+            sending.cancel()
 
     def run_round(self) -> CheckRound:
         """One check round now (sync); the requests are sent in the background."""
@@ -83,7 +86,13 @@ class TransactionCheckService:
         task = asyncio.get_running_loop().create_task(
             self._send_on(connection, command), name="broker-check-transaction-state"
         )
-        task.add_done_callback(_log_failure)
+        self._sending.add(task)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.info("sending CHECK_TRANSACTION_STATE failed: %s", task.exception())
 
     @staticmethod
     async def _send_on(connection: Connection, command: RemotingCommand) -> None:
@@ -106,8 +115,3 @@ class TransactionCheckService:
             except Exception:
                 log.exception("transaction check round failed; retrying")
             await asyncio.sleep(pause_ms / 1000)
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.info("sending CHECK_TRANSACTION_STATE failed: %s", task.exception())
