@@ -206,3 +206,29 @@ def test_blocking_facades_for_a_plain_script(cluster: Cluster) -> None:
     for queue_id in {q for _, q in seen}:
         in_queue = [body for body, q in seen if q == queue_id]
         assert in_queue == sorted(in_queue), "each queue is consumed in order"
+
+
+async def test_a_checked_large_message_reaches_the_listener_inflated(cluster: Cluster) -> None:
+    topic, group = "TxLarge", "tx-large"
+    await create_topic(cluster, topic, 1)
+    body = ("large " * 2000).encode()  # over 4 KiB: the producer compresses it
+    listener = Listener(execute={"large": UNKNOW}, check={})
+    checked_bodies: list[bytes] = []
+
+    async def check(message: MessageExt) -> LocalTransactionState:
+        checked_bodies.append(message.body)
+        return COMMIT
+
+    listener.check_local_transaction = check  # type: ignore[method-assign]
+    listener.execute = {body.decode(): UNKNOW}
+    producer = TransactionProducer(group, listener=listener, client_config=client_config(cluster, "txl-p"))
+    await producer.start()
+    try:
+        await producer.send_message_in_transaction(Message(topic, body))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not checked_bodies and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        await producer.shutdown()
+    assert checked_bodies[:1] == [body]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -39,6 +40,7 @@ from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
 from pocketmq.common.message import Message, MessageConst, MessageExt
 from pocketmq.common.message_id import decode_offset_msg_id
+from pocketmq.common.sysflag import COMPRESSED, CompressionType, compression_type
 from pocketmq.protocol.codes import RequestCode
 from pocketmq.protocol.command import make_request
 
@@ -49,6 +51,7 @@ __all__ = [
     "TransactionSendResult",
     "end_transaction_fields",
     "check_answer_fields",
+    "inflate_body",
 ]
 
 log = logging.getLogger(__name__)
@@ -118,6 +121,19 @@ def check_answer_fields(
         fields["transactionId"] = str(transaction_id)
     fields["fromTransactionCheck"] = "true"
     return fields
+
+
+def inflate_body(message: MessageExt) -> None:
+    """A checked half message comes as stored: a body the producer compressed (over 4 KiB) is
+    inflated for the listener, as Java's MessageDecoder does."""
+    if compression_type(message.sys_flag) is not CompressionType.ZLIB:
+        return
+    try:
+        message.body = zlib.decompress(message.body)
+    except zlib.error as error:
+        log.warning("cannot inflate the body of %s: %s", message.msg_id, error)
+        return
+    message.sys_flag &= ~COMPRESSED
 
 
 async def _call(function: Callable[..., Any], *args: Any) -> LocalTransactionState | None:
@@ -232,6 +248,7 @@ class TransactionProducer(Producer):
         if listener is None:
             log.warning("CHECK_TRANSACTION_STATE for %s but %s has no listener", message.msg_id, self.group)
             return
+        inflate_body(message)
         if self._checks_waiting >= CHECK_REQUEST_HOLD_MAX:
             log.warning("too many transaction checks waiting; %s is asked again later", message.msg_id)
             return
