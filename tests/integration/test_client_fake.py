@@ -379,3 +379,60 @@ async def test_topic_wide_cache_limits_are_split_over_the_held_queues(cluster: F
         assert consumer._flow_control.pull_threshold_size_for_queue_mib == 2
     finally:
         await consumer.shutdown()
+
+
+async def test_no_message_is_lost_while_consumers_join_leave_and_die(cluster: FakeCluster) -> None:
+    """At least once through rebalances: every message is consumed; duplicates only after a
+    consumer died before committing (RocketMQ allows those) and are reported."""
+    cluster.create_topic("TopicChurn", 8)
+    total = 3000
+    received: Counter[str] = Counter()
+
+    async def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        received.update(m.body.decode() for m in messages)
+        await asyncio.sleep(0)
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    def consumer(name: str) -> PushConsumer:
+        made = PushConsumer(
+            "churn-g",
+            client_config=client_config(
+                cluster, name, rebalance_interval_ms=500, persist_consumer_offset_interval_ms=200
+            ),
+            config=PushConsumerConfig(consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET),
+            listener=listener,
+        )
+        made.subscribe("TopicChurn")
+        return made
+
+    async def produce() -> None:
+        async with Producer("pg-churn", client_config=client_config(cluster, "p-churn")) as producer:
+            for i in range(total):
+                await producer.send(Message("TopicChurn", f"c{i}".encode()))
+                if i % 100 == 0:
+                    await asyncio.sleep(0.02)
+
+    first, second, third = consumer("ch1"), consumer("ch2"), consumer("ch3")
+    producing = asyncio.create_task(produce())
+    await first.start()
+    await asyncio.sleep(0.3)
+    await second.start()
+    await asyncio.sleep(0.3)
+    await third.start()
+    await asyncio.sleep(0.3)
+    await second.shutdown()  # leaves cleanly: commits, unregisters
+    await asyncio.sleep(0.3)
+    third._running = False  # dies: nothing committed after its last periodic commit
+    await third.instance.shutdown()
+    await producing
+    try:
+        async with asyncio.timeout(30):
+            while len(received) < total:
+                await asyncio.sleep(0.05)
+    finally:
+        await first.shutdown()
+    assert set(received) == {f"c{i}" for i in range(total)}
+    duplicates = sum(n - 1 for n in received.values())
+    print(f"{duplicates} duplicate deliveries of {total} messages through 2 joins, a leave and a death")
