@@ -184,9 +184,10 @@ class OrderlyPushConsumer(PushConsumer):
     async def _lock_batch(self, broker_name: str, queues: Iterable[MessageQueue]) -> set[MessageQueue]:
         """LOCK_BATCH_MQ to the broker's master; the queues it granted this client."""
         instance = self.instance
-        addr = instance.find_broker_address_in_subscribe(broker_name)
+        # Only the master keeps locks (Java findBrokerAddressInSubscribe(name, MASTER_ID, true)).
+        addr = instance.find_broker_address_in_publish(broker_name)
         if addr is None:
-            raise PocketMQError(f"the broker {broker_name} is not known")
+            raise PocketMQError(f"the master of broker {broker_name} is not known")
         body = LockBatchRequestBody(
             consumer_group=self.group, client_id=instance.client_id, queues=tuple(sorted(queues))
         ).encode()
@@ -201,7 +202,7 @@ class OrderlyPushConsumer(PushConsumer):
         """UNLOCK_BATCH_MQ, one request per broker; failures are logged (the lock expires anyway)."""
         instance = self.instance
         for broker_name, group in queues_by_broker(queues).items():
-            addr = instance.find_broker_address_in_subscribe(broker_name)
+            addr = instance.find_broker_address_in_publish(broker_name)
             if addr is None:
                 continue
             body = UnlockBatchRequestBody(
