@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import random
 from collections.abc import AsyncIterator
@@ -12,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pocketmq.client.acl import SessionCredentials
 from pocketmq.client.api import decode_pulled_messages
 from pocketmq.client.consumer.push_consumer import (
     ConsumeConcurrentlyContext,
@@ -270,3 +274,26 @@ def _record_of(message: Message) -> bytes:
     return encode_record(
         MessageExt(topic=message.topic, body=message.body, properties=dict(message.properties))
     )
+
+
+async def test_acl_credentials_sign_every_request(cluster: FakeCluster) -> None:
+    credentials = SessionCredentials("rocketmq2", "12345678", security_token="tok")
+    config = ClientConfig(namesrv_addr=cluster.address, instance_name="acl", credentials=credentials)
+    cluster.create_topic("TopicAcl", 1)
+    async with Producer("acl-p", client_config=config) as producer:
+        await producer.send(Message("TopicAcl", b"signed body"))
+    requests = [
+        r
+        for r in cluster.requests
+        if r.code in (RequestCode.SEND_MESSAGE_V2, RequestCode.GET_ROUTEINFO_BY_TOPIC)
+    ]
+    assert requests
+    for request in requests:
+        ext = request.ext_fields
+        assert ext["AccessKey"] == "rocketmq2" and ext["SecurityToken"] == "tok"
+        # Java AclUtils: values of the extFields sorted by key, Signature left out, then the body.
+        content = "".join(str(ext[key]) for key in sorted(ext) if key != "Signature").encode() + (
+            request.body or b""
+        )
+        expected = base64.b64encode(hmac.new(b"12345678", content, hashlib.sha1).digest()).decode()
+        assert ext["Signature"] == expected

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
+from pocketmq.client.acl import SessionCredentials, sign_request
 from pocketmq.common.errors import ClientError
 from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.sysflag import COMPRESSED, CompressionType, compression_type
@@ -168,11 +169,14 @@ class ClientAPI:
         *,
         default_timeout_ms: int = 3000,
         serialize_type: SerializeType = SerializeType.JSON,
+        credentials: SessionCredentials | None = None,
     ) -> None:
         self.remoting = remoting
         self.default_timeout_ms = default_timeout_ms
         #: Header encoding of every request (JSON, or ROCKETMQ as with -Drocketmq.serialize.type=ROCKETMQ).
         self.serialize_type = serialize_type
+        #: Signs every request for ACL-enabled servers when set (Java AclClientRPCHook).
+        self.credentials = credentials
 
     def request(
         self,
@@ -182,8 +186,11 @@ class ClientAPI:
         *,
         oneway: bool = False,
     ) -> RemotingCommand:
-        """A request in this client's serialize type."""
-        return make_request(code, ext_fields, body, oneway=oneway, serialize_type=self.serialize_type)
+        """A request in this client's serialize type, signed when the client has ACL credentials."""
+        request = make_request(code, ext_fields, body, oneway=oneway, serialize_type=self.serialize_type)
+        if self.credentials is not None:
+            sign_request(request, self.credentials)
+        return request
 
     # -- name server ----------------------------------------------------------------------------
 

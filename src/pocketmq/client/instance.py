@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from pocketmq.client.acl import SessionCredentials
 from pocketmq.client.api import ClientAPI
 from pocketmq.client.producer.queue_selection import TopicPublishInfo
 from pocketmq.client.routing import (
@@ -98,6 +99,8 @@ class ClientConfig:
     client_api_timeout_ms: int = 3_000
     #: Header encoding of requests. Java: -Drocketmq.serialize.type / $ROCKETMQ_SERIALIZE_TYPE (JSON).
     serialize_type: SerializeType = SerializeType.JSON
+    #: Sign every request for ACL-enabled servers (Java: an AclClientRPCHook). None: no signing.
+    credentials: SessionCredentials | None = None
 
     def __post_init__(self) -> None:
         if not self.namesrv_addrs:
@@ -234,6 +237,7 @@ class ClientInstance:
             self.remoting,
             default_timeout_ms=config.client_api_timeout_ms,
             serialize_type=config.serialize_type,
+            credentials=config.credentials,
         )
         self.tables = _Tables()
         self.producers: dict[str, ProducerInner] = {}
