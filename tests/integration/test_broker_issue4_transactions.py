@@ -171,7 +171,11 @@ async def test_producer_dies_after_the_half_message_and_another_answers_the_chec
         async def committed() -> bool:
             return len(await visible(client, address, "TxCheckTopic")) == 1
 
+        async def both_checked() -> bool:
+            return {m.properties["UNIQ_KEY"] for _, _, m in second.checks} == {"C" * 32, "D" * 32}
+
         await eventually(committed)
+        await eventually(both_checked)  # D's first check may come a round (200 ms) after C's
         [message] = await visible(client, address, "TxCheckTopic")
         assert message.body == b"decided later"
         checked = {m.properties["UNIQ_KEY"]: (t, h, m) for t, h, m in second.checks}
