@@ -475,20 +475,26 @@ class Producer:
         if not messages:
             raise ClientError(13, None, "a batch needs at least one message")
         topic = messages[0].topic
+        if is_retry_topic(topic):
+            raise ClientError(13, None, "Retry Group is not supported for batching")
         uniq = self._uniq
         assert uniq is not None
+        uniq_key, wait, delay = (
+            MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX,
+            MessageConst.WAIT_STORE_MSG_OK,
+            MessageConst.DELAY_TIME_LEVEL,
+        )
         for message in messages:
+            properties = message.properties
             if message.topic != topic:
                 raise ClientError(13, None, "The topic of the messages in one batch should be the same")
-            if message.delay_time_level > 0:
+            if delay in properties and message.delay_time_level > 0:
                 raise ClientError(13, None, "TimeDelayLevel is not supported for batching")
-            if is_retry_topic(topic):
-                raise ClientError(13, None, "Retry Group is not supported for batching")
             self._check_message(message)
-            properties = message.properties
-            if MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX not in properties:
-                properties[MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX] = uniq.next_id()
-            properties.setdefault(MessageConst.WAIT_STORE_MSG_OK, "true")
+            if uniq_key not in properties:
+                properties[uniq_key] = uniq.next_id()
+            if wait not in properties:
+                properties[wait] = "true"
         batch = Message(topic)
         batch.body = encode_batch(messages)
         if len(batch.body) > self.config.max_message_size:
