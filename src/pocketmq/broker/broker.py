@@ -44,7 +44,7 @@ from pocketmq.broker.transaction import (  # issue 4
     TransactionSettings,
 )
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
-from pocketmq.protocol.bodies.route import DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper
+from pocketmq.protocol.bodies.route import RegisterBrokerBody, TopicConfigSerializeWrapper
 from pocketmq.protocol.codes import RequestCode
 from pocketmq.protocol.command import make_request
 from pocketmq.protocol.headers.consumer import NotifyConsumerIdsChangedRequestHeader
@@ -284,7 +284,7 @@ class Broker:
         return RegisterBrokerBody(
             topic_config_serialize_wrapper=TopicConfigSerializeWrapper(
                 topic_config_table=table,
-                data_version=DataVersion(timestamp_ms=version.timestamp_ms, counter=version.counter),
+                data_version=version,
             )
         )
 

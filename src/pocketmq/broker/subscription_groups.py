@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pocketmq.broker.data_version import DataVersion
+from pocketmq.protocol.bodies.route import DataVersion
 from pocketmq.store.config_file import ConfigFile, dumps_fastjson_pretty
 
 __all__ = [
@@ -127,7 +127,7 @@ class SubscriptionGroupManager:
         self._table: dict[str, SubscriptionGroupConfig] = {
             name: SubscriptionGroupConfig(group_name=name) for name in _BUILT_IN_GROUPS
         }
-        self._data_version = DataVersion(0, now_ms)
+        self._data_version = DataVersion(counter=0, timestamp_ms=now_ms)
         #: True when the table changed since the last encode.
         self.dirty = False
 
@@ -213,5 +213,5 @@ class SubscriptionGroupManager:
         return True
 
     def _changed(self, now_ms: int) -> None:
-        self._data_version = self._data_version.next(now_ms)
+        self._data_version = self._data_version.next_version(now_ms)
         self.dirty = True

@@ -20,7 +20,6 @@ from types import MappingProxyType
 from typing import Any
 
 from pocketmq.broker.config import BrokerConfig
-from pocketmq.broker.data_version import DataVersion
 from pocketmq.common.topic import (
     PERM_INHERIT,
     PERM_READ,
@@ -30,6 +29,7 @@ from pocketmq.common.topic import (
     dlq_topic,
     retry_topic,
 )
+from pocketmq.protocol.bodies.route import DataVersion
 from pocketmq.store.config_file import ConfigFile, dumps_fastjson_pretty
 
 __all__ = [
@@ -140,7 +140,7 @@ class TopicConfigManager:
         self._broker = broker
         self.config_file = ConfigFile(Path(config_dir) / FILE_NAME)
         self._table: dict[str, TopicConfig] = {}
-        self._data_version = DataVersion(0, now_ms)
+        self._data_version = DataVersion(counter=0, timestamp_ms=now_ms)
         system = _system_topic_configs(broker)
         for config in system:
             self._table[config.topic_name] = config
@@ -205,7 +205,7 @@ class TopicConfigManager:
 
     # -- changes --------------------------------------------------------------------------------
     def _changed(self, now_ms: int) -> None:
-        self._data_version = self._data_version.next(now_ms)
+        self._data_version = self._data_version.next_version(now_ms)
         self.dirty = True
 
     def create_topic_in_send_message_method(

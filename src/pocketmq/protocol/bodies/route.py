@@ -208,13 +208,15 @@ class DataVersion:
         return {"counter": self.counter, "timestamp": self.timestamp_ms}
 
     @classmethod
-    def from_json(cls, data: Any) -> DataVersion:
-        if data is None:
-            return cls()
+    def from_json(cls, data: Any, *, default_timestamp_ms: int = 0) -> DataVersion:
+        """Also reads topics.json / subscriptionGroup.json, where an absent version means a new table."""
+        if not data:
+            return cls(timestamp_ms=default_timestamp_ms)
         data = _object(data, "dataVersion")
         return cls(timestamp_ms=_int(data, "timestamp"), counter=_int(data, "counter"))
 
     def next_version(self, now_ms: int) -> DataVersion:
+        """Java: DataVersion#nextVersion; every change of the versioned table bumps it."""
         return DataVersion(timestamp_ms=now_ms, counter=self.counter + 1)
 
 
