@@ -436,3 +436,25 @@ async def test_no_message_is_lost_while_consumers_join_leave_and_die(cluster: Fa
     assert set(received) == {f"c{i}" for i in range(total)}
     duplicates = sum(n - 1 for n in received.values())
     print(f"{duplicates} duplicate deliveries of {total} messages through 2 joins, a leave and a death")
+
+
+async def test_unsubscribe_drops_the_topics_queues(cluster: FakeCluster) -> None:
+    cluster.create_topic("TopicU1", 2)
+    cluster.create_topic("TopicU2", 2)
+
+    def ok(messages: list[MessageExt], context: ConsumeConcurrentlyContext) -> ConsumeConcurrentlyStatus:
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer("unsub-g", client_config=client_config(cluster, "un"), listener=ok)
+    consumer.subscribe("TopicU1")
+    consumer.subscribe("TopicU2")
+    await consumer.start()
+    try:
+        async with asyncio.timeout(10):
+            while {q.topic for q in consumer.held_queues()} != {"TopicU1", "TopicU2", "%RETRY%unsub-g"}:
+                await asyncio.sleep(0.02)
+            consumer.unsubscribe("TopicU2")
+            while "TopicU2" in {q.topic for q in consumer.held_queues()}:
+                await asyncio.sleep(0.02)
+    finally:
+        await consumer.shutdown()

@@ -236,7 +236,16 @@ class PushConsumer:
             self._spawn(self._after_subscription_change(instance, topic))
 
     def unsubscribe(self, topic: str) -> None:
+        """Stop consuming `topic`: its queues are dropped at the next rebalance (started at once)."""
         self._subscriptions.pop(topic, None)
+        if self._instance is not None:
+            instance = self._instance
+
+            async def tell_brokers() -> None:
+                await instance.send_heartbeat_to_all_brokers()
+                instance.rebalance_immediately()
+
+            self._spawn(tell_brokers())
 
     def register_message_listener(self, listener: MessageListener) -> None:
         self._listener = listener
