@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from pocketmq.common.errors import ConfigError
+from pocketmq.common.properties import parse_java_properties
 from pocketmq.common.topic import PERM_READ, PERM_WRITE, SystemTopics
 from pocketmq.store.config import JAVA_KEYS as STORE_JAVA_KEYS
-from pocketmq.store.config import StoreConfig, parse_properties
+from pocketmq.store.config import StoreConfig
 
 __all__ = [
     "BrokerRole",
@@ -415,7 +416,7 @@ def load_broker_config(
     """Read broker.conf text (Java properties, Java key names), then `overrides` (Java names, e.g.
     from `-n`), like BrokerStartup. `environ` supplies NAMESRV_ADDR when neither says. Unknown keys
     are reported in the result, or raise ConfigError with `strict=True`."""
-    values = parse_properties(text)
+    values = parse_java_properties(text)
     lines = _line_numbers(text)
     if overrides:
         values.update(overrides)

@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 
 from pocketmq.common.errors import ConfigError, CorruptionError
-from pocketmq.namesrv.config import NamesrvConfig, format_properties, load_namesrv_config
+from pocketmq.common.properties import format_properties
+from pocketmq.namesrv.config import NamesrvConfig, load_namesrv_config
 from pocketmq.namesrv.server import NameServer
 from pocketmq.remoting import run
 

@@ -16,7 +16,8 @@ from typing import Final
 
 from pocketmq.common.clock import Clock
 from pocketmq.common.errors import ConfigError, ProtocolError
-from pocketmq.namesrv.config import NamesrvConfig, format_properties, parse_java_properties
+from pocketmq.common.properties import format_properties, parse_java_properties
+from pocketmq.namesrv.config import NamesrvConfig
 from pocketmq.namesrv.kv_config import NAMESPACE_ORDER_TOPIC_CONFIG, KVConfig
 from pocketmq.namesrv.route_table import RouteTable
 from pocketmq.protocol.bodies.route import (

@@ -14,7 +14,8 @@ import contextlib
 import logging
 
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
-from pocketmq.namesrv.config import NamesrvConfig, format_properties
+from pocketmq.common.properties import format_properties
+from pocketmq.namesrv.config import NamesrvConfig
 from pocketmq.namesrv.handlers import NamesrvContext, NamesrvHandlers
 from pocketmq.namesrv.kv_config import KVConfig, load_kv_config, write_file_atomically
 from pocketmq.namesrv.route_table import RouteTable
