@@ -13,6 +13,7 @@ from pocketmq.broker.transaction import TransactionalMessageService, Transaction
 from pocketmq.broker.transaction.records import (
     OP_PROPERTIES,
     TRANSACTION_CONSUMER_GROUP,
+    committed_message,
     is_half_message_request,
 )
 from pocketmq.common.clock import FakeClock
@@ -275,3 +276,33 @@ def test_is_half_message_request() -> None:
     assert not is_half_message_request({}, 0)
     # An old client's send-back of a transactional message is a plain (delayed) message.
     assert not is_half_message_request({"TRAN_MSG": "true", "DELAY": "3"}, 1)
+
+
+def test_a_commit_whose_op_record_was_lost_is_not_repeated(broker: Broker) -> None:
+    result = broker.send_half(b"crash")
+    half = broker.store.look_message_by_offset(result.commit_log_offset)
+    assert half is not None
+    # The broker died between the re-put and the op record.
+    built = committed_message(half)
+    assert built is not None
+    assert broker.store.append_message(built[0], properties_string=built[1]).ok
+    broker.restart()
+    broker.clock.advance(6000)
+    outcome = broker.service.check(broker.clock.now_ms())
+    assert outcome.checks == []  # nobody is asked: the op record is written instead
+    assert broker.end(result, COMMIT) is ResponseCode.SUCCESS
+    assert [m.body for m in broker.real()] == [b"crash"]
+
+
+def test_commit_after_a_lost_op_record_writes_no_second_copy(broker: Broker) -> None:
+    result = broker.send_half(b"crash")
+    half = broker.store.look_message_by_offset(result.commit_log_offset)
+    assert half is not None
+    built = committed_message(half)
+    assert built is not None
+    assert broker.store.append_message(built[0], properties_string=built[1]).ok
+    broker.restart()
+    assert broker.end(result, COMMIT) is ResponseCode.SUCCESS  # e.g. a C++ client retrying
+    assert [m.body for m in broker.real()] == [b"crash"]
+    broker.clock.advance(600_000)
+    assert broker.service.check(broker.clock.now_ms()).checks == []

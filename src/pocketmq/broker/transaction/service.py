@@ -39,7 +39,7 @@ from pocketmq.broker.transaction.records import (
 )
 from pocketmq.common.errors import CorruptionError
 from pocketmq.common.message import MessageConst, MessageExt
-from pocketmq.common.sysflag import TRANSACTION_COMMIT_TYPE, TRANSACTION_ROLLBACK_TYPE
+from pocketmq.common.sysflag import TRANSACTION_COMMIT_TYPE, TRANSACTION_ROLLBACK_TYPE, transaction_value
 from pocketmq.protocol.codes import ResponseCode
 from pocketmq.protocol.headers.transaction import (
     CheckTransactionStateRequestHeader,
@@ -67,6 +67,9 @@ _STORED = frozenset(
 OPS_RELOAD_MARGIN = 100_000
 #: At most this many half messages are looked at per queue and round (Java: a 60 s time limit).
 HALF_MESSAGES_PER_ROUND = 2000
+#: Index hits looked at when checking for an earlier committed copy.
+COMMITTED_LOOKUP_MAX = 32
+_END_OF_TIME = 2**62
 #: Bound of the resolved-offset memory per half queue; the oldest half are forgotten beyond it.
 RESOLVED_MAX = 2_000_000
 
@@ -214,6 +217,27 @@ class TransactionalMessageService:
             self._resolved[half.queue_id] = set(keep)
         return True
 
+    def _committed_before(self, half: MessageExt) -> bool:
+        """True when the real topic already holds the committed copy of this transaction (found
+        through the index by UNIQ_KEY): the op record that should have followed it is missing."""
+        uniq_key = half.uniq_key
+        topic = half.properties.get(MessageConst.REAL_TOPIC)
+        if not uniq_key or not topic:
+            return False
+        found = self._store.query_message(topic, uniq_key, COMMITTED_LOOKUP_MAX, 0, _END_OF_TIME)
+        for record in found.messages:
+            try:
+                message = decode_record(record)
+            except CorruptionError:
+                continue
+            if (
+                message.topic == topic
+                and message.uniq_key == uniq_key
+                and transaction_value(message.sys_flag) == TRANSACTION_COMMIT_TYPE
+            ):
+                return True
+        return False
+
     # -- END_TRANSACTION ----------------------------------------------------------------------------
     def end_transaction(self, header: EndTransactionRequestHeader, now_ms: int) -> EndOutcome:
         """COMMIT: re-put the half message to its real topic (sysFlag COMMIT), then write the op;
@@ -235,7 +259,10 @@ class TransactionalMessageService:
             self._mark_resolved(half, now_ms)
             return EndOutcome(ResponseCode.SUCCESS)
         committed = None
-        if action == TRANSACTION_COMMIT_TYPE:
+        if action == TRANSACTION_COMMIT_TYPE and self._committed_before(half):
+            # The op record was lost (a crash right after the re-put): just write it now.
+            log.warning("transaction %s was already committed; its op record is rewritten", half.uniq_key)
+        elif action == TRANSACTION_COMMIT_TYPE:
             built = committed_message(half)
             if built is None:
                 return EndOutcome(ResponseCode.SYSTEM_ERROR, "the half message has no REAL_TOPIC / REAL_QID")
@@ -360,6 +387,9 @@ class TransactionalMessageService:
                 check_times(half) == 0 and MessageConst.CHECK_IMMUNITY_TIME_IN_SECONDS not in half.properties
             )
             return _Step.STOP if first else _Step.WAIT
+        if self._committed_before(half):
+            # Committed, but the op record was lost in a crash: resolve it instead of asking.
+            return _Step.DONE if self._mark_resolved(half, now_ms) else _Step.STOP
         request = self._renew_and_check(half)
         if request is None:
             return _Step.STOP
