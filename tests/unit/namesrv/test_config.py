@@ -7,13 +7,8 @@ from pathlib import Path
 import pytest
 
 from pocketmq.common.errors import ConfigError
-from pocketmq.namesrv.config import (
-    JAVA_KEYS,
-    NamesrvConfig,
-    format_properties,
-    load_namesrv_config,
-    parse_java_properties,
-)
+from pocketmq.common.properties import format_properties, parse_java_properties
+from pocketmq.namesrv.config import JAVA_KEYS, NamesrvConfig, load_namesrv_config
 
 
 def test_java_properties_syntax() -> None:
