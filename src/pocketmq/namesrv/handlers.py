@@ -61,10 +61,6 @@ log = logging.getLogger(__name__)
 STANDARD_JSON_MIN_VERSION: Final = 401
 #: REGISTER_BROKER bodies carry filter servers from this version on (Java V3_0_11).
 REGISTER_BODY_MIN_VERSION: Final = 37
-# Request codes the 4.9.8 name server serves that codes.py does not list (Java RequestCode).
-GET_UNIT_TOPIC_LIST: Final = 311
-GET_HAS_UNIT_SUB_TOPIC_LIST: Final = 312
-GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST: Final = 313
 
 _FAQ_APPLY_TOPIC: Final = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
 
@@ -117,9 +113,9 @@ class NamesrvHandlers:
             RequestCode.GET_KVLIST_BY_NAMESPACE: self.get_kv_list_by_namespace,
             RequestCode.GET_TOPICS_BY_CLUSTER: self.get_topics_by_cluster,
             RequestCode.GET_SYSTEM_TOPIC_LIST_FROM_NS: self.get_system_topic_list,
-            GET_UNIT_TOPIC_LIST: self.get_unit_topic_list,
-            GET_HAS_UNIT_SUB_TOPIC_LIST: self.get_has_unit_sub_topic_list,
-            GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST: self.get_has_unit_sub_ununit_topic_list,
+            RequestCode.GET_UNIT_TOPIC_LIST: self.get_unit_topic_list,
+            RequestCode.GET_HAS_UNIT_SUB_TOPIC_LIST: self.get_has_unit_sub_topic_list,
+            RequestCode.GET_HAS_UNIT_SUB_UNUNIT_TOPIC_LIST: self.get_has_unit_sub_ununit_topic_list,
             RequestCode.UPDATE_NAMESRV_CONFIG: self.update_namesrv_config,
             RequestCode.GET_NAMESRV_CONFIG: self.get_namesrv_config,
         }
