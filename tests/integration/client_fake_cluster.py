@@ -57,6 +57,8 @@ class FakeCluster:
         self.peers: list[FakeCluster] = []
         #: Answer sends with this code (e.g. SYSTEM_ERROR) instead of storing them.
         self.fail_sends_with: int | None = None
+        #: Refuse CONSUMER_SEND_MSG_BACK (SYSTEM_ERROR), as a broker that cannot take it back.
+        self.fail_send_backs = False
         self.default_queue_nums = default_queue_nums
         self.topics: dict[str, list[_Queue]] = {}
         self.groups: dict[str, dict[str, _Client]] = {}
@@ -348,6 +350,8 @@ class FakeCluster:
         return make_response(request, ResponseCode.SUCCESS, ext_fields={"offset": "0"})
 
     def _send_back(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        if self.fail_send_backs:
+            return make_response(request, ResponseCode.SYSTEM_ERROR, "send-back refused on purpose")
         from pocketmq.store.commit_log.record import decode_record
 
         record = self.records_by_offset.get(int(request.ext_fields["offset"]))

@@ -24,7 +24,7 @@ from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import Producer, ProducerConfig
 from pocketmq.common.clock import FakeClock, now_ms
 from pocketmq.common.errors import ClientError
-from pocketmq.common.message import Message, MessageExt, MessageQueue
+from pocketmq.common.message import Message, MessageExt, MessageQueue, string_to_properties
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from tests.integration.client_fake_cluster import FakeCluster
 
@@ -458,3 +458,39 @@ async def test_unsubscribe_drops_the_topics_queues(cluster: FakeCluster) -> None
                 await asyncio.sleep(0.02)
     finally:
         await consumer.shutdown()
+
+
+async def test_a_refused_send_back_goes_to_the_retry_topic_through_the_inner_producer(
+    cluster: FakeCluster,
+) -> None:
+    cluster.create_topic("TopicSB", 1)
+    cluster.fail_send_backs = True
+    seen: list[tuple[str, int]] = []
+    done = asyncio.Event()
+
+    async def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        seen.append((messages[0].topic, messages[0].reconsume_times))
+        if messages[0].reconsume_times == 0:
+            return ConsumeConcurrentlyStatus.RECONSUME_LATER
+        done.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer("sb-g", client_config=client_config(cluster, "sb"), listener=listener)
+    consumer.subscribe("TopicSB")
+    await consumer.start()
+    try:
+        async with Producer("pg-sb", client_config=client_config(cluster, "p-sb")) as producer:
+            await producer.send(Message("TopicSB", b"back"))
+        await asyncio.wait_for(done.wait(), 4)  # well before the 5 s local retry
+    finally:
+        await consumer.shutdown()
+    assert seen == [("TopicSB", 0), ("TopicSB", 1)]
+    sends = cluster.requests_of(RequestCode.SEND_MESSAGE_V2)
+    copy = [r for r in sends if r.ext_fields["b"] == "%RETRY%sb-g"]
+    assert len(copy) == 1
+    assert copy[0].ext_fields["a"] == "CLIENT_INNER_PRODUCER" and copy[0].ext_fields["j"] == "1"
+    assert copy[0].ext_fields["l"] == "16"
+    properties = string_to_properties(copy[0].ext_fields["i"])
+    assert properties["RETRY_TOPIC"] == "TopicSB" and properties["DELAY"] == "3"

@@ -42,6 +42,7 @@ from pocketmq.client.consumer.offset_store import (
     ReadOffsetType,
     RemoteBrokerOffsetStore,
 )
+from pocketmq.client.consumer.orderly import retry_message_for
 from pocketmq.client.consumer.process_queue import (
     PULL_DELAY_WHEN_EXCEPTION_MS,
     FlowControlConfig,
@@ -56,7 +57,13 @@ from pocketmq.client.consumer.rebalance import (
     apply_plan,
     per_queue_thresholds,
 )
-from pocketmq.client.instance import ClientConfig, ClientInstance, get_client_instance
+from pocketmq.client.instance import (
+    CLIENT_INNER_PRODUCER_GROUP,
+    ClientConfig,
+    ClientInstance,
+    get_client_instance,
+)
+from pocketmq.client.producer.producer import Producer
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
 from pocketmq.common.filter_expression import ExpressionType, SubscriptionData, build_subscription_data
@@ -204,6 +211,8 @@ class PushConsumer:
         #: Messages whose send-back failed, waiting 5 s to be consumed again.
         self._later_tasks: set[asyncio.Task[None]] = set()
         self._clean_expired_task: asyncio.Task[None] | None = None
+        #: The inner producer this consumer started for failed send-backs (stopped at shutdown).
+        self._own_inner_producer: Producer | None = None
         #: Per-queue limits in force (topic-wide limits are split over the held queues).
         self._flow_control = self.config.flow_control
         self._consume_slots = asyncio.Semaphore(self.config.consume_thread_max)
@@ -356,6 +365,9 @@ class PushConsumer:
         held = set(self._rebalancer.process_queues)
         await self.offset_store.persist_all(held)
         await self._release_queues(held)  # issue 4 (orderly): UNLOCK_BATCH_MQ before unregistering
+        if self._own_inner_producer is not None:
+            await self._own_inner_producer.shutdown()
+            self._own_inner_producer = None
         self._rebalancer.destroy()
         self._instance = None
         await instance.unregister_consumer(self._group)
@@ -823,8 +835,13 @@ class PushConsumer:
         return cleaned
 
     async def _send_message_back(self, message: MessageExt, delay_level: int, queue: MessageQueue) -> bool:
-        """CONSUMER_SEND_MSG_BACK to the broker that stored the message; False if that failed."""
+        """Java DefaultMQPushConsumerImpl#sendMessageBack: CONSUMER_SEND_MSG_BACK to the queue's
+        broker; if that fails, send a copy to `%RETRY%<group>` with the client's inner producer.
+        False when both failed (the caller then consumes the message again itself)."""
         instance = self.instance
+        # Java DefaultMQPushConsumerImpl#getMaxReconsumeTimes: -1 means 16 for concurrent consumption.
+        configured = self.config.max_reconsume_times
+        max_reconsume_times = 16 if configured == -1 else configured
         try:
             addr = await self._broker_addr(queue)
             await instance.api.consumer_send_message_back(
@@ -832,13 +849,44 @@ class PushConsumer:
                 message,
                 group=self._group,
                 delay_level=delay_level,
-                max_reconsume_times=16
-                if self.config.max_reconsume_times == -1
-                else self.config.max_reconsume_times,
+                max_reconsume_times=max_reconsume_times,
                 broker_name=queue.broker_name,
                 timeout_ms=self.client_config.client_api_timeout_ms,
             )
         except (PocketMQError, OSError) as error:
-            log.info("send-back of %s failed (%s); consuming it again in 5 s", message.msg_id, error)
+            log.info("send-back of %s failed (%s); sending it to the retry topic", message.msg_id, error)
+        else:
+            return True
+        retry = retry_message_for(
+            message, consumer_group=self._group, max_reconsume_times=max_reconsume_times
+        )
+        retry.properties[MessageConst.RECONSUME_TIME] = str(message.reconsume_times + 1)
+        try:
+            producer = await self._send_back_producer()
+            await producer.send(retry)
+        except (PocketMQError, OSError) as error:
+            log.info(
+                "sending %s to the retry topic failed (%s); consuming it again in 5 s", message.msg_id, error
+            )
             return False
         return True
+
+    async def _send_back_producer(self) -> Producer:
+        """The client's inner producer (Java MQClientInstance#getDefaultMQProducer): the one already
+        started in this client, else one this consumer starts and stops."""
+        existing = self.instance.producers.get(CLIENT_INNER_PRODUCER_GROUP)
+        if isinstance(existing, Producer):
+            return existing
+        if self._own_inner_producer is None:
+            producer = Producer(
+                CLIENT_INNER_PRODUCER_GROUP, client_config=self.client_config, clock=self.clock
+            )
+            try:
+                await producer.start()
+            except ConfigError:  # another consumer of this client started it meanwhile
+                existing = self.instance.producers.get(CLIENT_INNER_PRODUCER_GROUP)
+                if isinstance(existing, Producer):
+                    return existing
+                raise
+            self._own_inner_producer = producer
+        return self._own_inner_producer
