@@ -496,3 +496,35 @@ async def test_sql92_subscription_is_filtered_by_the_broker(tmp_path: Path) -> N
         assert sorted(got) == [b"m7", b"m9"]
     finally:
         cluster.stop()
+
+
+async def test_a_tag_with_the_same_hash_code_does_not_reach_the_listener(cluster: Cluster) -> None:
+    """ "Aa" and "BB" share Java's String.hashCode (2112): the broker's ConsumeQueue filter lets both
+    through; the client's exact tag check keeps only the subscribed one."""
+    topic = "ClientTagCollision"
+    await create_topic(cluster, topic, 1)
+    got: list[tuple[str | None, bytes]] = []
+
+    def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        got.extend((m.tags, m.body) for m in messages)
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer("client-collide", client_config=config(cluster, "col-c"), listener=listener)
+    consumer.subscribe(topic, "Aa")
+    await consumer.start()
+    try:
+        async with Producer("client-collide-p", client_config=config(cluster, "col-p")) as producer:
+            for tag in ("BB", "Aa", "BB", "Aa", "Other"):
+                await producer.send(Message(topic, tag.encode(), tags=tag))
+        async with asyncio.timeout(10):
+            while len(got) < 2:
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+    finally:
+        await consumer.shutdown()
+    assert got == [("Aa", b"Aa"), ("Aa", b"Aa")]
+    async with PullConsumer("client-collide-pull", client_config=config(cluster, "col-l")) as puller:
+        pulled = await puller.pull(MessageQueue(topic, cluster.broker_name, 0), "Aa", 0, 32)
+    assert [m.tags for m in pulled.messages] == ["Aa", "Aa"]
