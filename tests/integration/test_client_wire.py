@@ -297,3 +297,18 @@ async def test_acl_credentials_sign_every_request(cluster: FakeCluster) -> None:
         )
         expected = base64.b64encode(hmac.new(b"12345678", content, hashlib.sha1).digest()).decode()
         assert ext["Signature"] == expected
+
+
+def test_compressed_records_of_the_java_client_are_inflated() -> None:
+    store = FRAMES.parent.parent / "store-4.9.8"
+    if not store.exists():
+        pytest.skip(f"{store} is not there")
+    manifest = json.loads((store / "manifest.json").read_text())
+    commit_log = (store / "commitlog" / "00000000000000000000").read_bytes()
+    compressed = [m for m in manifest["messages"] if m["sys_flag"] & 1]
+    assert compressed
+    for record in compressed:
+        start = record["commit_log_offset"]
+        [message] = decode_pulled_messages(commit_log[start : start + record["total_size"]])
+        assert hashlib.sha256(message.body).hexdigest() == record["uncompressed_body_sha256"]
+        assert message.msg_id == record["uniq_key"]
