@@ -528,3 +528,49 @@ async def test_a_tag_with_the_same_hash_code_does_not_reach_the_listener(cluster
     async with PullConsumer("client-collide-pull", client_config=config(cluster, "col-l")) as puller:
         pulled = await puller.pull(MessageQueue(topic, cluster.broker_name, 0), "Aa", 0, 32)
     assert [m.tags for m in pulled.messages] == ["Aa", "Aa"]
+
+
+@pytest.mark.long
+async def test_a_consumer_started_while_the_broker_is_down_catches_up(tmp_path: Path) -> None:
+    cluster = Cluster(tmp_path / "late-broker")
+    cluster.start()
+    try:
+        topic = "ClientLateBroker"
+        await create_topic(cluster, topic, 2)
+        cluster.kill_broker()
+        got: list[bytes] = []
+
+        def listener(
+            messages: list[MessageExt], context: ConsumeConcurrentlyContext
+        ) -> ConsumeConcurrentlyStatus:
+            got.extend(m.body for m in messages)
+            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+        fast = ClientConfig(
+            namesrv_addr=cluster.namesrv_address,
+            instance_name="late-c",
+            poll_name_server_interval_ms=500,
+            rebalance_interval_ms=500,
+        )
+        consumer = PushConsumer("client-late", client_config=fast, listener=listener)
+        consumer.subscribe(topic)
+        await consumer.start()
+        try:
+            await asyncio.sleep(1)
+            cluster.start_broker()
+            async with Producer("client-late-p", client_config=config(cluster, "late-p")) as producer:
+                async with asyncio.timeout(30):
+                    while True:
+                        try:
+                            await producer.send(Message(topic, b"after the broker came back"))
+                            break
+                        except PocketMQError:
+                            await asyncio.sleep(0.2)
+            async with asyncio.timeout(30):
+                while not got:
+                    await asyncio.sleep(0.05)
+        finally:
+            await consumer.shutdown()
+        assert got == [b"after the broker came back"]
+    finally:
+        cluster.stop()
