@@ -83,6 +83,8 @@ CONSUME_LOCK_WAIT_MS: Final = 1_000
 LOCK_TIMEOUT_MS: Final = 1_000
 #: Java ConsumeMessageOrderlyService: the first lockAll runs 1 s after start.
 LOCK_RENEW_FIRST_DELAY_MS: Final = 1_000
+#: Pauses of a consume task are cut into slices this long, so that shutdown does not wait for them.
+PAUSE_SLICE_MS: Final = 100
 #: pocketmq: rebalance again this soon after a lock was refused (Java waits for the next round).
 REBALANCE_AFTER_LOCK_REFUSED_MS: Final = 1_000
 
@@ -371,7 +373,7 @@ class OrderlyPushConsumer(PushConsumer):
                     await asyncio.sleep(TRY_LOCK_LATER_IN_LOOP_MS / 1000)
                     locked = not process_queue.dropped and await self._lock_one(queue)
                     wait = RESUBMIT_AFTER_LOCK_MS if locked else RESUBMIT_AFTER_LOCK_REFUSED_MS
-                    await asyncio.sleep(wait / 1000)
+                    await self._pause(wait)
                     began = self.clock.now_ms()
                     continue
                 if gate is OrderlyGate.RESUBMIT_LATER:
@@ -382,7 +384,7 @@ class OrderlyPushConsumer(PushConsumer):
                 if pause_ms is None:
                     return
                 if pause_ms > 0:
-                    await asyncio.sleep(pause_ms / 1000)
+                    await self._pause(pause_ms)
                     began = self.clock.now_ms()
         except asyncio.CancelledError:
             pass
@@ -392,6 +394,14 @@ class OrderlyPushConsumer(PushConsumer):
             # No await between the empty take and this: a pull arriving later starts a new task.
             if self._orderly_tasks.get(process_queue) is asyncio.current_task():
                 del self._orderly_tasks[process_queue]
+
+    async def _pause(self, ms: int) -> None:
+        """Sleep `ms` before consuming a queue again, cut short when the consumer shuts down (its
+        shutdown waits for the consume tasks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ms / 1000  # the loop's own clock, as asyncio.sleep
+        while self._running and (left := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(left, PAUSE_SLICE_MS / 1000))
 
     async def _consume_one_batch(self, queue: MessageQueue, process_queue: ProcessQueue) -> int | None:
         """Take, consume and settle one batch under the queue lock. None: nothing left (or dropped);
