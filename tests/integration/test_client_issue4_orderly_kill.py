@@ -132,8 +132,15 @@ async def test_order_holds_while_a_consumer_joins_and_one_is_killed(tmp_path: Pa
     assert all(by_instance.values()), {name: len(found) for name, found in by_instance.items()}
     # The killed consumer's queues were consumed by the others after it died.
     killed_queues = {r.queue_id for r in by_instance["c1"] if r.start_ms >= killed_at - 2000}
+    takeover_ms = []
     for queue_id in killed_queues:
-        assert any(r.queue_id == queue_id and r.start_ms > killed_at for r in records if r.instance != "c1")
+        after = [
+            r.start_ms
+            for r in records
+            if r.queue_id == queue_id and r.instance != "c1" and r.start_ms > killed_at
+        ]
+        assert after, f"queue {queue_id} of the killed consumer was never taken over"
+        takeover_ms.append(min(after) - killed_at)
     # No queue was consumed by two processes at once.
     last_end: dict[int, dict[str, int]] = defaultdict(dict)
     for record in records:
@@ -150,5 +157,6 @@ async def test_order_holds_while_a_consumer_joins_and_one_is_killed(tmp_path: Pa
     assert all(highest[key] == rounds - 1 for key in keys)
     print(
         f"consumed {len(records)} records for {len(keys) * rounds} messages ({redelivered} again after "
-        f"the takeover); per consumer: {', '.join(f'{n}={len(v)}' for n, v in by_instance.items())}"
+        f"the takeover); per consumer: {', '.join(f'{n}={len(v)}' for n, v in by_instance.items())}; "
+        f"queues {sorted(killed_queues)} of the killed one taken over after {sorted(takeover_ms)} ms"
     )
