@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,11 @@ from pocketmq.client.producer.transaction_producer import (
     LocalTransactionState,
     check_answer_fields,
     end_transaction_fields,
+    inflate_body,
 )
 from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.message_id import create_offset_msg_id
+from pocketmq.common.sysflag import COMPRESSED, CompressionType
 from pocketmq.protocol.bodies.consumer import LockBatchRequestBody, UnlockBatchRequestBody
 
 FRAMES = Path(__file__).resolve().parents[3] / ".." / "shared" / "compat" / "frames-4.9.8" / "curated.jsonl"
@@ -98,3 +101,14 @@ def test_lock_bodies_match_java(frames: dict[int, dict[str, Any]], seq: int, bod
     queues = tuple(sorted(MessageQueue(q["topic"], q["brokerName"], q["queueId"]) for q in java["mqSet"]))
     body = body_type(consumer_group=java["consumerGroup"], client_id=java["clientId"], queues=queues)
     assert body.encode() == bytes.fromhex(frames[seq]["body_hex"])
+
+
+def test_a_checked_compressed_body_is_inflated() -> None:
+    body = b"large " * 2000
+    message = MessageExt(topic="T", body=zlib.compress(body), sys_flag=COMPRESSED | CompressionType.ZLIB | 4)
+    inflate_body(message)
+    assert message.body == body
+    assert message.sys_flag == CompressionType.ZLIB | 4
+    plain = MessageExt(topic="T", body=b"plain", sys_flag=4)
+    inflate_body(plain)
+    assert (plain.body, plain.sys_flag) == (b"plain", 4)
