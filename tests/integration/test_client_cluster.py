@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from pocketmq.client.consumer.push_consumer import (
 )
 from pocketmq.client.consumer.rebalance import MessageModel
 from pocketmq.client.instance import ClientConfig
-from pocketmq.client.producer.producer import Producer
+from pocketmq.client.producer.producer import Producer, ProducerConfig
 from pocketmq.common.errors import PocketMQError
 from pocketmq.common.message import Message, MessageExt, MessageQueue
 from pocketmq.protocol import fastjson
@@ -574,3 +575,22 @@ async def test_a_consumer_started_while_the_broker_is_down_catches_up(tmp_path: 
         assert got == [b"after the broker came back"]
     finally:
         cluster.stop()
+
+
+async def test_message_trace_reaches_the_trace_topic(cluster: Cluster) -> None:
+    topic = "ClientTraced"
+    await create_topic(cluster, topic, 1)
+    traced = ProducerConfig(enable_msg_trace=True, trace_topic="ClientTraceTopic")
+    async with Producer("client-traced-p", client_config=config(cluster, "tr-p"), config=traced) as producer:
+        sent = await producer.send(Message(topic, b"traced", tags="TagT"))
+    async with PullConsumer("client-trace-reader", client_config=config(cluster, "tr-r")) as puller:
+        bodies: list[str] = []
+        async with asyncio.timeout(15):
+            while not bodies:
+                with contextlib.suppress(PocketMQError):  # the trace topic may not be routed yet
+                    for queue in await puller.fetch_message_queues("ClientTraceTopic"):
+                        result = await puller.pull(queue, "*", 0, 32)
+                        bodies += [m.body.decode() for m in result.messages]
+                await asyncio.sleep(0.1)
+    [record] = [line.split("\x01") for body in bodies for line in body.split("\x02") if line]
+    assert record[0] == "Pub" and record[4] == topic and record[5] == sent.msg_id and record[13] == "true"

@@ -21,9 +21,10 @@ from pocketmq.client.consumer.push_consumer import (
     ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus,
     PushConsumer,
+    PushConsumerConfig,
 )
 from pocketmq.client.instance import ClientConfig
-from pocketmq.client.producer.producer import LocalTransactionState, Producer, encode_batch
+from pocketmq.client.producer.producer import LocalTransactionState, Producer, ProducerConfig, encode_batch
 from pocketmq.client.routing import adapt_default_route, publish_info_from_route, subscribe_queues_from_route
 from pocketmq.common.message import Message, MessageExt, MessageQueue, string_to_properties
 from pocketmq.protocol import fastjson
@@ -312,3 +313,57 @@ def test_compressed_records_of_the_java_client_are_inflated() -> None:
         [message] = decode_pulled_messages(commit_log[start : start + record["total_size"]])
         assert hashlib.sha256(message.body).hexdigest() == record["uncompressed_body_sha256"]
         assert message.msg_id == record["uniq_key"]
+
+
+async def test_message_traces_in_the_java_format(cluster: FakeCluster) -> None:
+    cluster.create_topic("TopicTraced", 1)
+    done = asyncio.Event()
+
+    def listener(
+        messages: list[MessageExt], context: ConsumeConcurrentlyContext
+    ) -> ConsumeConcurrentlyStatus:
+        done.set()
+        return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
+
+    consumer = PushConsumer(
+        "traced-g",
+        client_config=client_config(cluster, "tr-c"),
+        config=PushConsumerConfig(enable_msg_trace=True),
+        listener=listener,
+    )
+    consumer.subscribe("TopicTraced")
+    await consumer.start()
+    try:
+        async with Producer(
+            "traced-p",
+            client_config=client_config(cluster, "tr-p"),
+            config=ProducerConfig(enable_msg_trace=True),
+        ) as producer:
+            sent = await producer.send(Message("TopicTraced", b"traced", tags="TagT", keys=["k1", "k2"]))
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await consumer.shutdown()
+    records = []
+    for queue in cluster.topics.get("RMQ_SYS_TRACE_TOPIC", []):
+        for record in queue.records:
+            message = decode_pulled_messages(record)[0]
+            assert sent.msg_id in (message.keys or "").split()
+            records += [line.split("\x01") for line in message.body.decode().split("\x02") if line]
+    by_type = {fields[0]: fields for fields in records}
+    assert set(by_type) == {"Pub", "SubBefore", "SubAfter"}, records
+    pub = by_type["Pub"]
+    assert len(pub) == 14
+    assert pub[2:9] == [
+        "DefaultRegion",
+        "traced-p",
+        "TopicTraced",
+        sent.msg_id,
+        "TagT",
+        "k1 k2",
+        cluster.address,
+    ]
+    assert pub[9] == "6" and pub[11] == "0" and pub[12] == sent.offset_msg_id and pub[13] == "true"
+    before, after = by_type["SubBefore"], by_type["SubAfter"]
+    assert len(before) == 8 and before[3] == "traced-g" and before[5:] == [sent.msg_id, "0", "k1 k2"]
+    assert len(after) == 9 and after[1] == before[4] and after[2] == sent.msg_id
+    assert after[4:7] == ["true", "k1 k2", "0"] and after[8] == "traced-g"

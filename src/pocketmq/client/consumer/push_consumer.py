@@ -63,11 +63,20 @@ from pocketmq.client.instance import (
     ClientInstance,
     get_client_instance,
 )
-from pocketmq.client.producer.producer import Producer
+from pocketmq.client.producer.producer import Producer, trace_producer
+from pocketmq.client.trace import (
+    ConsumedBean,
+    ConsumeReturnType,
+    TraceDispatcher,
+    encode_sub_after,
+    encode_sub_before,
+    trace_keys,
+)
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
 from pocketmq.common.filter_expression import ExpressionType, SubscriptionData, build_subscription_data
 from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
+from pocketmq.common.message_id import UniqIdGenerator
 from pocketmq.common.sysflag import PullSysFlag
 from pocketmq.common.topic import retry_topic
 from pocketmq.protocol.bodies.consumer import ConsumerRunningInfo, ProcessQueueInfo
@@ -143,6 +152,10 @@ class PushConsumerConfig:
     pull_threshold_size_for_topic_mib: int = -1
     #: Retries before the broker moves a message to the DLQ; -1 means 16. Java: maxReconsumeTimes.
     max_reconsume_times: int = -1
+    #: Send a trace of every listener call to the trace topic. Java: enableMsgTrace (false).
+    enable_msg_trace: bool = False
+    #: The trace topic (None: RMQ_SYS_TRACE_TOPIC). Java: customizedTraceTopic.
+    trace_topic: str | None = None
     #: A message whose listener call has run this long is sent back (delay level 3) and its queue
     #: moves on; checked this often too. Java: consumeTimeout (15 min).
     consume_timeout_minutes: int = 15
@@ -164,6 +177,72 @@ class PushConsumerConfig:
             raise ConfigError("consume_message_batch_max_size must be in 1..1024")
         if not 1 <= self.pull_batch_size <= 1024:
             raise ConfigError(f"pull_batch_size must be in 1..1024, not {self.pull_batch_size}")
+
+
+class _ConsumeTracer:
+    """SubBefore / SubAfter records of listener calls (Java ConsumeMessageTraceHookImpl)."""
+
+    def __init__(self, dispatcher: TraceDispatcher, group: str, clock: Clock, client_id: str) -> None:
+        self.dispatcher = dispatcher
+        self._group = group
+        self._clock = clock
+        self._ids = UniqIdGenerator(client_id.partition("@")[0])
+
+    def before(self, messages: list[MessageExt]) -> tuple[str, int, list[ConsumedBean]] | None:
+        beans: list[ConsumedBean] = []
+        region: str | None = None
+        for message in messages:
+            if message.properties.get(MessageConst.TRACE_SWITCH) == "false":
+                continue
+            region = message.properties.get(MessageConst.MSG_REGION)
+            beans.append(ConsumedBean(message.msg_id, message.keys, message.reconsume_times))
+        if not beans:
+            return None
+        request_id = self._ids.next_id()
+        timestamp = self._clock.now_ms()
+        self.dispatcher.append(
+            encode_sub_before(
+                timestamp_ms=timestamp,
+                region_id=region,
+                group=self._group,
+                request_id=request_id,
+                beans=beans,
+            ),
+            [key for bean in beans for key in trace_keys(bean.msg_id, bean.keys)],
+        )
+        return request_id, timestamp, beans
+
+    def after(
+        self,
+        before: tuple[str, int, list[ConsumedBean]],
+        message_count: int,
+        status: ConsumeConcurrentlyStatus | None,
+        *,
+        raised: bool,
+        timeout_ms: int,
+    ) -> None:
+        request_id, started, beans = before
+        now = self._clock.now_ms()
+        if status is None:
+            returned = ConsumeReturnType.EXCEPTION if raised else ConsumeReturnType.RETURNNULL
+        elif now - started >= timeout_ms:
+            returned = ConsumeReturnType.TIME_OUT
+        elif status is ConsumeConcurrentlyStatus.RECONSUME_LATER:
+            returned = ConsumeReturnType.FAILED
+        else:
+            returned = ConsumeReturnType.SUCCESS
+        self.dispatcher.append(
+            encode_sub_after(
+                request_id=request_id,
+                beans=beans,
+                cost_ms=(now - started) // max(message_count, 1),
+                success=status is ConsumeConcurrentlyStatus.CONSUME_SUCCESS,
+                return_type=returned,
+                timestamp_ms=now,
+                group=self._group,
+            ),
+            [key for bean in beans for key in trace_keys(bean.msg_id, bean.keys)],
+        )
 
 
 #: Messages for one listener call, their ProcessQueue and their queue.
@@ -211,6 +290,7 @@ class PushConsumer:
         #: Messages whose send-back failed, waiting 5 s to be consumed again.
         self._later_tasks: set[asyncio.Task[None]] = set()
         self._clean_expired_task: asyncio.Task[None] | None = None
+        self._trace: _ConsumeTracer | None = None
         #: The inner producer this consumer started for failed send-backs (stopped at shutdown).
         self._own_inner_producer: Producer | None = None
         #: Per-queue limits in force (topic-wide limits are split over the held queues).
@@ -324,6 +404,15 @@ class PushConsumer:
                 loop.create_task(self._consume_worker(), name=f"consume-{self._group}-{index}")
                 for index in range(self.config.consume_thread_max)
             ]
+        if self.config.enable_msg_trace:
+            dispatcher = TraceDispatcher(
+                group=self._group,
+                kind="CONSUME",
+                make_sender=lambda group: trace_producer(group, self.client_config, self.clock),
+                trace_topic=self.config.trace_topic,
+            )
+            await dispatcher.start()
+            self._trace = _ConsumeTracer(dispatcher, self._group, self.clock, instance.client_id)
         await instance.start()
         for topic in list(self._subscriptions):
             await instance.update_topic_route(topic)
@@ -368,6 +457,9 @@ class PushConsumer:
         if self._own_inner_producer is not None:
             await self._own_inner_producer.shutdown()
             self._own_inner_producer = None
+        if self._trace is not None:
+            await self._trace.dispatcher.shutdown()
+            self._trace = None
         self._rebalancer.destroy()
         self._instance = None
         await instance.unregister_consumer(self._group)
@@ -763,13 +855,18 @@ class PushConsumer:
                     message.topic = original  # Java resetRetryAndNamespace
                 properties[MessageConst.CONSUME_START_TIMESTAMP] = start
             context = ConsumeConcurrentlyContext(queue)
+            trace = self._trace.before(messages) if self._trace is not None else None
+            raised = False
             try:
                 status = await self._call_listener(messages, context)
             except Exception:
                 log.exception(
                     "listener of %s failed on %d message(s) of %s", self._group, len(messages), queue
                 )
-                status = ConsumeConcurrentlyStatus.RECONSUME_LATER
+                status, raised = None, True
+            if trace is not None and self._trace is not None:
+                timeout_ms = self.config.consume_timeout_minutes * 60_000
+                self._trace.after(trace, len(messages), status, raised=raised, timeout_ms=timeout_ms)
             if status is None:
                 status = ConsumeConcurrentlyStatus.RECONSUME_LATER
         if process_queue.dropped:

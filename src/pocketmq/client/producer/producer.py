@@ -12,6 +12,7 @@ with the one-letter header names, as a 4.9.8 Java client sends them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import struct
 import zlib
@@ -27,6 +28,14 @@ from pocketmq.client.producer.queue_selection import (
     MQFaultStrategy,
     TopicPublishInfo,
     select_by_hash,
+)
+from pocketmq.client.trace import (
+    MAX_MESSAGE_BYTES,
+    TRACE_INSTANCE_NAME,
+    MessageType,
+    TraceDispatcher,
+    encode_pub,
+    trace_keys,
 )
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import ClientError, ConfigError, PocketMQError, RemotingError
@@ -117,6 +126,10 @@ class ProducerConfig:
     send_latency_fault_enable: bool = False
     #: The topic new topics copy. Java: createTopicKey (TBW102).
     create_topic_key: str = SystemTopics.AUTO_CREATE_TOPIC_KEY
+    #: Send a trace of every send to the trace topic. Java: enableMsgTrace (false).
+    enable_msg_trace: bool = False
+    #: The trace topic (None: RMQ_SYS_TRACE_TOPIC). Java: customizedTraceTopic.
+    trace_topic: str | None = None
 
     def __post_init__(self) -> None:
         if self.send_msg_timeout_ms <= 0:
@@ -167,6 +180,7 @@ class Producer:
         self._uniq: UniqIdGenerator | None = None
         self._valid_topics: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._trace: TraceDispatcher | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -192,6 +206,14 @@ class Producer:
         self._uniq = UniqIdGenerator(instance.client_id.partition("@")[0])
         await instance.start()
         self._publish_infos.setdefault(self.config.create_topic_key, None)
+        if self.config.enable_msg_trace:
+            self._trace = TraceDispatcher(
+                group=self._group,
+                kind="PRODUCE",
+                make_sender=lambda group: trace_producer(group, self.client_config, self.clock),
+                trace_topic=self.config.trace_topic,
+            )
+            await self._trace.start()
 
     async def shutdown(self) -> None:
         instance, self._instance = self._instance, None
@@ -199,6 +221,9 @@ class Producer:
             return
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._trace is not None:
+            await self._trace.shutdown()
+            self._trace = None
         await instance.unregister_producer(self._group)
 
     async def __aenter__(self) -> Producer:
@@ -578,8 +603,59 @@ class Producer:
                 message_queue=queue,
                 queue_offset=-1,
             )
+        trace = self._trace
+        if trace is None or queue.topic == trace.trace_topic:
+            response = await instance.remoting.invoke(
+                addr, instance.api.request(code, fields, body), timeout_ms
+            )
+            return send_result_from_response(response, queue, uniq_id)
+        started_ms = self.clock.now_ms()
         response = await instance.remoting.invoke(addr, instance.api.request(code, fields, body), timeout_ms)
-        return send_result_from_response(response, queue, uniq_id)
+        result = send_result_from_response(response, queue, uniq_id)
+        if result.trace_on:
+            # Java SendMessageTraceHookImpl#sendMessageAfter.
+            trace.append(
+                encode_pub(
+                    timestamp_ms=started_ms,
+                    region_id=result.region_id,
+                    group=self._group,
+                    topic=queue.topic,
+                    msg_id=result.msg_id,
+                    tags=properties.get(MessageConst.TAGS),
+                    keys=properties.get(MessageConst.KEYS),
+                    store_host=addr,
+                    body_length=len(body),
+                    cost_ms=self.clock.now_ms() - started_ms,
+                    message_type=_message_type(sys_flag, properties),
+                    offset_msg_id=result.offset_msg_id,
+                    success=result.send_status is SendStatus.SEND_OK,
+                ),
+                trace_keys(result.msg_id, properties.get(MessageConst.KEYS)),
+            )
+        return result
+
+
+def _message_type(sys_flag: int, properties: dict[str, str]) -> MessageType:
+    """Java DefaultMQProducerImpl#sendKernelImpl: what kind of send a trace records."""
+    if sys_flag & TRANSACTION_PREPARED_TYPE:
+        return MessageType.TRANS_MSG_HALF
+    if properties.get(MessageConst.DELAY_TIME_LEVEL, "0") not in ("", "0"):
+        return MessageType.DELAY_MSG
+    return MessageType.NORMAL_MSG
+
+
+def trace_producer(group: str, client_config: ClientConfig, clock: Clock) -> Producer:
+    """The producer a trace dispatcher sends with (Java AsyncTraceDispatcher#getAndCreateTraceProducer):
+    its own client instance, 5 s send timeout, 128,000-byte messages."""
+    config = dataclasses.replace(
+        client_config, instance_name=f"{TRACE_INSTANCE_NAME}_{client_config.namesrv_addr}"
+    )
+    return Producer(
+        group,
+        client_config=config,
+        config=ProducerConfig(send_msg_timeout_ms=5_000, max_message_size=MAX_MESSAGE_BYTES),
+        clock=clock,
+    )
 
 
 def messages_of(message: Message | Sequence[Message]) -> Sequence[Message]:
