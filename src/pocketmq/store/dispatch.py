@@ -68,6 +68,13 @@ def is_consumable(sys_flag: int) -> bool:
 class ConsumeQueueTable:
     """Every ConsumeQueue of the store, created on first use."""
 
+    __slots__ = (
+        "file_bytes",
+        "queues",
+        "read_only",
+        "root",
+    )
+
     def __init__(self, root: Path, file_bytes: int, *, read_only: bool = False) -> None:
         self.root = root
         self.file_bytes = file_bytes
@@ -108,6 +115,15 @@ class ConsumeQueueTable:
 
 
 class Dispatcher:
+    __slots__ = (
+        "consume_queues",
+        "delay_levels_ms",
+        "dispatched_end",
+        "index",
+        "last_store_timestamp",
+        "listeners",
+    )
+
     def __init__(
         self,
         consume_queues: ConsumeQueueTable,

@@ -14,7 +14,6 @@ import os
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import PocketMQError
@@ -27,7 +26,6 @@ from pocketmq.store.commit_log.record import (
     END_FILE_MIN_BLANK_BYTES,
     MAX_PROPERTIES_BYTES,
     MAX_TOPIC_BYTES,
-    MESSAGE_MAGIC,
     RECORD_FIXED_V4,
     decode_record,
     host_bytes,
@@ -50,6 +48,7 @@ from pocketmq.store.index.index_service import IndexService
 from pocketmq.store.lock import StoreLock
 from pocketmq.store.mapped_file_queue import MappedFileQueue
 from pocketmq.store.pull import PullReader
+from pocketmq.store.put_path import make_put_path
 from pocketmq.store.recovery import RecoveryReport, recover
 from pocketmq.store.results import (
     GetMessageResult,
@@ -100,7 +99,16 @@ def _parse_host(text: str) -> tuple[str, int]:
 
 
 class MessageStore:
-    def __init__(self, config: StoreConfig, *, clock: Clock = SYSTEM_CLOCK, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        config: StoreConfig,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        read_only: bool = False,
+        accelerated: bool = True,
+    ) -> None:
+        """`accelerated=False` keeps the put path in pure Python even when its C twin was built
+        (tests compare the two)."""
         self.config = config
         self.clock = clock
         self.read_only = read_only
@@ -131,16 +139,26 @@ class MessageStore:
         self._reader = PullReader(self.commit_log, config, self._memory_bytes)
         self._sync_flush = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
         self._topic_bytes: dict[str, bytes] = {}
-        # Hot-path state (see append_message).
+        # The put path's state: the encoded topic tail (length byte + topic) of each topic seen.
         self._topic_tails: dict[str, bytes] = {}
-        self._queue_cache: dict[tuple[str, int], ConsumeQueue] = {}
-        self._max_body_bytes = config.max_message_bytes
         self._max_record_bytes = config.commit_log_file_bytes - END_FILE_MIN_BLANK_BYTES
-        self._schedule_delayed = config.schedule_delayed_messages
         self._store_ip = host_bytes(self.store_host[0])
-        self._store_port = self.store_host[1]
-        self._fast_path_open = False
-        self._now_ms = clock.now_ms
+        self._put_path = make_put_path(
+            self.commit_log,
+            self.consume_queues,
+            self.index,
+            self.dispatcher,
+            self._topic_tails,
+            _HOST_CACHE,
+            self.store_host,
+            self._store_ip,
+            config.max_message_bytes,
+            self._max_record_bytes,
+            config.schedule_delayed_messages,
+            clock.now_ms,
+            accelerated=accelerated,
+        )
+        self._fast_append = self._put_path.append
         self._flush: FlushService | None = None
         self._allocate: AllocateService | None = None
         self._cleanup: CleanupService | None = None
@@ -187,7 +205,7 @@ class MessageStore:
         self.recovery_report = report
         self._opened = True
         self._accepting = not self.read_only
-        self._fast_path_open = self._accepting and len(self._store_ip) == 4
+        self._put_path.open = self._accepting and len(self._store_ip) == 4
         log.info(
             "store %s opened (%s): CommitLog [%d, %d), %d queues, recovery %s",
             root,
@@ -235,7 +253,7 @@ class MessageStore:
     async def shutdown(self) -> None:
         """Stop the services, flush everything, write the checkpoint, remove `abort`, unlock."""
         self._accepting = False
-        self._fast_path_open = False
+        self._put_path.open = False
         if self._cleanup is not None:
             await self._cleanup.stop()
         if self._allocate is not None:
@@ -271,8 +289,7 @@ class MessageStore:
     def close(self) -> None:
         """Unmap everything and release the lock (no flush: see shutdown)."""
         self._accepting = False
-        self._fast_path_open = False
-        self._queue_cache.clear()
+        self._put_path.open = False
         self.commit_log.close()
         self.consume_queues.close()
         if self.index is not None:
@@ -346,85 +363,12 @@ class MessageStore:
         """Append and dispatch one message now, without waiting for a flush. The message is not
         modified; `properties_string` (the wire form) saves re-encoding the properties.
 
-        The common case (IPv4 hosts, not delayed, not a prepared/rolled-back transaction, a known
-        topic) is written by the straight-line code below: it is the hot path, profiled, and kept
-        free of calls; everything else goes through `_append_general`, which is equivalent."""
-        properties = message.properties
-        body = message.body
-        topic = message.topic
-        topic_tail = self._topic_tails.get(topic)
-        born_host = message.born_host
-        born_ip = _HOST_CACHE.get(born_host[0])
-        sys_flag = message.sys_flag
-        if (
-            topic_tail is None
-            or born_ip is None
-            or len(born_ip) != 4
-            or sys_flag & 0x4  # prepared or rolled back: no queue offset, no unit
-            or len(body) > self._max_body_bytes
-            or (_DELAY in properties and self._schedule_delayed)
-            or not self._fast_path_open
-        ):
+        The common message goes through the put path (put_path.py, in C when it was built);
+        anything else through `_append_general`, which gives the same result."""
+        result = self._fast_append(message, properties_string)
+        if result is None:
             return self._append_general(message, properties_string)
-        if properties_string is None:
-            properties_string = properties_to_string(properties)
-        properties_bytes = properties_string.encode()
-        properties_length = len(properties_bytes)
-        body_length = len(body)
-        total = 90 + body_length + len(topic_tail) + properties_length  # record_size() for IPv4 hosts
-        if properties_length > MAX_PROPERTIES_BYTES or total > self._max_record_bytes:
-            return self._append_general(message, properties_string)
-        commit_log = self.commit_log
-        mapped = commit_log._last
-        if mapped is None or mapped.file_size - mapped.wrote_position < total + END_FILE_MIN_BLANK_BYTES:
-            mapped = commit_log._writable(total)
-        position = mapped.wrote_position
-        offset = mapped.file_from_offset + position
-        queue_id = message.queue_id
-        key = (topic, queue_id)
-        queue_offsets = commit_log.queue_offsets
-        queue_offset = queue_offsets.get(key, 0)
-        queue_offsets[key] = queue_offset + 1
-        now = self._now_ms()
-        mm: Any = mapped.mm
-        _FIXED_V4.pack_into(
-            mm, position, total, MESSAGE_MAGIC, _crc32(body) & 0x7FFFFFFF, queue_id, message.flag,
-            queue_offset, offset, sys_flag, message.born_timestamp, born_ip, born_host[1], now,
-            self._store_ip, self._store_port, message.reconsume_times,
-            message.prepared_transaction_offset, body_length,
-        )  # fmt: skip
-        p = position + 88
-        mm[p : p + body_length] = body
-        p += body_length
-        end = position + total
-        mm[p:end] = topic_tail + properties_length.to_bytes(2, "big") + properties_bytes
-        mapped.wrote_position = end
-        commit_log.last_store_timestamp = now
-        # Dispatch (Java reput): ConsumeQueue unit, index entries, arrival notification.
-        tags = properties.get(_TAGS)
-        if tags:
-            tags_code = _TAGS_CODES.get(tags)
-            if tags_code is None:
-                tags_code = tags_hash(tags)
-        else:
-            tags_code = 0
-        queue = self._queue_cache.get(key)
-        if queue is None:
-            queue = self._queue_cache[key] = self.consume_queues.find_or_create(topic, queue_id)
-        queue.put(queue_offset, offset, total, tags_code)
-        index = self.index
-        if index is not None:
-            uniq_key = properties.get(_UNIQ_KEY)
-            keys = properties.get(_KEYS)
-            if uniq_key or keys:
-                index.build_index(topic, keys, uniq_key, offset, now, sys_flag)
-        dispatcher = self.dispatcher
-        dispatcher.last_store_timestamp = now
-        dispatcher.dispatched_end = offset + total
-        if dispatcher.listeners:
-            for listener in dispatcher.listeners:
-                listener(topic, queue_id, queue_offset + 1)
-        return PutMessageResult(PutMessageStatus.PUT_OK, offset, total, queue_offset, now, 1, self.store_host)
+        return result
 
     def _append_general(self, message: MessageExt, properties_string: str | None) -> PutMessageResult:
         prepared = self._prepare(message, properties_string)
@@ -438,7 +382,8 @@ class MessageStore:
             return self._refuse(
                 PutMessageStatus.MESSAGE_ILLEGAL, "the record does not fit in one CommitLog segment"
             )
-        if topic not in self._topic_tails and len(self._topic_tails) < 100_000:
+        if topic not in self._topic_tails and len(self._topic_tails) < 100_000 and topic != SCHEDULE_TOPIC:
+            # (SCHEDULE_TOPIC_XXXX stays on this path: its tags code is a delivery time.)
             self._topic_tails[topic] = bytes([len(topic_bytes)]) + topic_bytes
         host_bytes(message.born_host[0])  # warms the host cache for the fast path
         now = self.clock.now_ms()
@@ -482,7 +427,9 @@ class MessageStore:
     ) -> PutMessageResult:
         """Append one message; with SYNC_FLUSH wait until an fsync covers it (unless its WAIT
         property is "false"). Status FLUSH_DISK_TIMEOUT after syncFlushTimeout."""
-        result = self.append_message(message, properties_string=properties_string)
+        result = self._fast_append(message, properties_string)
+        if result is None:
+            result = self._append_general(message, properties_string)
         if (
             self._sync_flush
             and result.status is PutMessageStatus.PUT_OK
@@ -691,7 +638,6 @@ class MessageStore:
         removed = 0
         for key in [key for key in self.consume_queues.queues if key[0] in topics]:
             queue = self.consume_queues.queues.pop(key)
-            self._queue_cache.pop(key, None)
             queue.destroy()
             self.commit_log.queue_offsets.pop(key, None)
             removed += 1

@@ -48,7 +48,9 @@ class GetMessageStatus(Enum):
 
 class PutMessageResult:
     """What a put produced. For a batch, offsets are those of the first message and `message_count`
-    says how many were written (Java AppendMessageResult + PutMessageResult)."""
+    says how many were written (Java AppendMessageResult + PutMessageResult).
+
+    The C put path (_speedups.c, make_result) fills these slots as __init__ does: change both."""
 
     __slots__ = (
         "_record_offsets",

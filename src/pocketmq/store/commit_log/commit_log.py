@@ -61,6 +61,18 @@ class AppendOutcome:
 
 
 class CommitLog:
+    __slots__ = (
+        "_last",
+        "_store_ip",
+        "_store_port",
+        "file_bytes",
+        "files",
+        "last_store_timestamp",
+        "on_roll",
+        "queue_offsets",
+        "store_host",
+    )
+
     def __init__(self, files: MappedFileQueue, store_host: tuple[str, int]) -> None:
         self.files = files
         self.file_bytes = files.file_size

@@ -19,6 +19,17 @@ _BLANK_UNIT = CQ_UNIT.pack(0, BLANK_UNIT_SIZE, 0)
 
 
 class ConsumeQueue:
+    __slots__ = (
+        "_last",
+        "file_bytes",
+        "files",
+        "max_commit_log_end",
+        "min_logic_offset",
+        "queue_id",
+        "read_only",
+        "topic",
+    )
+
     def __init__(
         self, topic: str, queue_id: int, root: Path, file_bytes: int, *, read_only: bool = False
     ) -> None:

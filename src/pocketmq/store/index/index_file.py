@@ -29,6 +29,24 @@ _pack_entry = INDEX_ENTRY.pack_into
 
 
 class IndexFile:
+    __slots__ = (
+        "_entries_at",
+        "begin_phy_offset",
+        "begin_timestamp",
+        "end_phy_offset",
+        "end_timestamp",
+        "entry_count",
+        "fd",
+        "file_size",
+        "flushed",
+        "hash_slot_count",
+        "index_count",
+        "mm",
+        "path",
+        "read_only",
+        "slot_count",
+    )
+
     def __init__(
         self,
         path: Path,

@@ -38,6 +38,17 @@ def _file_name(now_ms: int) -> str:
 
 
 class IndexService:
+    __slots__ = (
+        "_prefix_hashes",
+        "_uniq_heads",
+        "clock",
+        "directory",
+        "entry_count",
+        "files",
+        "read_only",
+        "slot_count",
+    )
+
     def __init__(
         self, directory: Path, slot_count: int, entry_count: int, clock: Clock, *, read_only: bool = False
     ) -> None:
