@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
+from pocketmq.client.config import ClientConfig
 from pocketmq.client.consumer.orderly import (
     RESUBMIT_AFTER_LOCK_MS,
     RESUBMIT_AFTER_LOCK_REFUSED_MS,
@@ -51,10 +52,8 @@ from pocketmq.client.consumer.orderly import (
 from pocketmq.client.consumer.process_queue import REBALANCE_LOCK_INTERVAL_MS, ProcessQueue
 from pocketmq.client.consumer.push_consumer import PushConsumer, PushConsumerConfig
 from pocketmq.client.consumer.rebalance import queues_by_broker
-from pocketmq.client.instance import CLIENT_INNER_PRODUCER_GROUP, ClientConfig
-from pocketmq.client.producer.producer import Producer
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
-from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
+from pocketmq.common.errors import ConfigError, PocketMQError
 from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.topic import retry_topic
 from pocketmq.protocol.bodies.consumer import (
@@ -146,9 +145,6 @@ class OrderlyPushConsumer(PushConsumer):
         self._delayed_unlocks: dict[MessageQueue, asyncio.Task[None]] = {}
         self._lock_renewal: asyncio.Task[None] | None = None
         self._rebalance_again: asyncio.Task[None] | None = None
-        self._inner_producer: Producer | None = None
-        self._owns_inner_producer = False
-        self._inner_producer_lock = asyncio.Lock()
 
     def register_message_listener(self, listener: MessageListenerOrderly) -> None:  # type: ignore[override]
         self._listener = cast(Any, listener)
@@ -177,9 +173,6 @@ class OrderlyPushConsumer(PushConsumer):
         self._delayed_unlocks.clear()
         if self.clustering:
             await self._unlock(held | pending, oneway=False)
-        producer, self._inner_producer = self._inner_producer, None
-        if producer is not None and self._owns_inner_producer:
-            await producer.shutdown()
 
     # -- broker locks ---------------------------------------------------------------------------
 
@@ -479,34 +472,12 @@ class OrderlyPushConsumer(PushConsumer):
             max_reconsume_times=effective_max_reconsume_times(self.config.max_reconsume_times),
         )
         try:
-            producer = await self._producer_for_send_back()
+            producer = await self._send_back_producer()  # the client's inner producer
             await producer.send(retry)
         except (PocketMQError, OSError) as error:
             log.warning("send-back of %s failed (%s); it is consumed again", message.msg_id, error)
             return False
         return True
-
-    async def _producer_for_send_back(self) -> Producer:
-        """The client's inner producer (Java MQClientInstance#getDefaultMQProducer), started once."""
-        async with self._inner_producer_lock:  # two queues may fail at once
-            return await self._find_or_start_inner_producer()
-
-    async def _find_or_start_inner_producer(self) -> Producer:
-        if self._inner_producer is not None and _started(self._inner_producer):
-            return self._inner_producer
-        instance = self.instance
-        existing = instance.producers.get(CLIENT_INNER_PRODUCER_GROUP)
-        if isinstance(existing, Producer) and _started(existing):
-            self._inner_producer = existing
-            self._owns_inner_producer = False
-            return existing
-        # Shared by the consumers of this client; the one that started it shuts it down (another
-        # consumer then starts a new one when it needs it).
-        producer = Producer(CLIENT_INNER_PRODUCER_GROUP, client_config=self.client_config, clock=self.clock)
-        await producer.start()
-        self._inner_producer = producer
-        self._owns_inner_producer = True
-        return producer
 
     # -- what the instance calls ----------------------------------------------------------------
 
@@ -534,11 +505,3 @@ class OrderlyPushConsumer(PushConsumer):
             "remark": remark,
             "spentTimeMills": self.clock.monotonic_ms() - started,
         }
-
-
-def _started(producer: Producer) -> bool:
-    try:
-        producer.instance  # noqa: B018 (raises when not started)
-    except ClientError:
-        return False
-    return True

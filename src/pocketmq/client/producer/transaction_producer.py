@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from pocketmq.client.api import SendResult, SendStatus
-from pocketmq.client.instance import ClientConfig
+from pocketmq.client.config import ClientConfig
 from pocketmq.client.producer.producer import LocalTransactionState, Producer, ProducerConfig
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import ClientError, ConfigError, PocketMQError
