@@ -37,8 +37,17 @@ def test_index_and_checkpoint_sizes() -> None:
 @given(st.text(max_size=600))
 @settings(max_examples=300)
 def test_fast_hash_matches_java(text: str) -> None:
-    assert fast_java_string_hash(text) == java_string_hash(text)
+    assert fast_java_string_hash(text) == java_string_hash(text) == _reference_hash(text)
     assert index_key_hash(text) == slow_index_key_hash(text)
+
+
+def _reference_hash(text: str) -> int:
+    """String.hashCode() the plain way: a loop over the UTF-16 code units."""
+    raw = text.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(raw), 2):
+        h = (h * 31 + ((raw[i] << 8) | raw[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
 
 
 def test_known_java_hashes() -> None:

@@ -40,12 +40,16 @@ class MessageStoreContract:
     """Mixin: subclasses set `overrides`."""
 
     overrides: ClassVar[dict[str, Any]] = {}
+    #: False: the pure-Python put path even when the C one was built.
+    accelerated: ClassVar[bool] = True
 
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[MessageStore]:
         self.clock = FakeClock(1_800_000_000_000)
         self.root = tmp_path / "store"
-        opened = MessageStore(tiny_config(self.root, **self.overrides), clock=self.clock)
+        opened = MessageStore(
+            tiny_config(self.root, **self.overrides), clock=self.clock, accelerated=self.accelerated
+        )
         opened.open()
         await opened.start()
         yield opened
@@ -54,7 +58,9 @@ class MessageStoreContract:
 
     async def reopen(self, store: MessageStore) -> MessageStore:
         await store.shutdown()
-        again = MessageStore(tiny_config(self.root, **self.overrides), clock=self.clock)
+        again = MessageStore(
+            tiny_config(self.root, **self.overrides), clock=self.clock, accelerated=self.accelerated
+        )
         report = again.open()
         assert report.clean and not report.corruptions
         await again.start()
@@ -255,6 +261,10 @@ class TestAsyncTiny(MessageStoreContract):
 
 class TestSyncTiny(MessageStoreContract):
     overrides = CONFIGS["sync-tiny"]
+
+
+class TestAsyncTinyPurePython(MessageStoreContract):
+    accelerated = False
 
 
 class TestAsyncNoIndex(MessageStoreContract):

@@ -24,8 +24,12 @@ _SEGMENT_NAME = re.compile(r"^\d{20}$")
 
 
 class MappedFileQueue:
-    def __init__(self, directory: Path, file_size: int, *, read_only: bool = False) -> None:
+    def __init__(
+        self, directory: Path, file_size: int, *, read_only: bool = False, preallocate: bool = True
+    ) -> None:
+        """`preallocate=False`: new files are sparse (see create_sized_file)."""
         self.directory = directory
+        self.preallocate = preallocate
         self.file_size = file_size
         self.read_only = read_only
         self.files: list[MappedFile] = []
@@ -130,7 +134,7 @@ class MappedFileQueue:
         self.directory.mkdir(parents=True, exist_ok=True)
         with self._create_lock:
             path = self.directory / offset_file_name(offset)
-            return MappedFile(path, self.file_size, create=True)
+            return MappedFile(path, self.file_size, create=True, preallocate=self.preallocate)
 
     def prepare_next(self) -> None:
         """Blocking (worker thread): create the segment after the last one, if not there yet."""
@@ -142,7 +146,10 @@ class MappedFileQueue:
             if self._prepared is not None or (self.directory / offset_file_name(offset)).exists():
                 return
             self._prepared = MappedFile(
-                self.directory / offset_file_name(offset), self.file_size, create=True
+                self.directory / offset_file_name(offset),
+                self.file_size,
+                create=True,
+                preallocate=self.preallocate,
             )
 
     @property

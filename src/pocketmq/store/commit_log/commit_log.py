@@ -143,12 +143,9 @@ class CommitLog:
         mapped = self._writable(total)
         position = mapped.wrote_position
         offset = mapped.file_from_offset + position
-        if (sys_flag & _TRANSACTION_MASK) in _PREPARED_OR_ROLLBACK:
-            queue_offset = 0
-        else:
-            key = (topic, queue_id)
-            queue_offset = self.queue_offsets.get(key, 0)
-            self.queue_offsets[key] = queue_offset + 1
+        key = (topic, queue_id)
+        takes_offset = (sys_flag & _TRANSACTION_MASK) not in _PREPARED_OR_ROLLBACK
+        queue_offset = self.queue_offsets.get(key, 0) if takes_offset else 0
         encode_record_into(
             mapped.mm,  # type: ignore[arg-type]
             position,
@@ -170,6 +167,9 @@ class CommitLog:
             topic=topic_bytes,
             properties=properties_bytes,
         )
+        # Written: only now reserve the queue offset (a failed encode must leave no gap).
+        if takes_offset:
+            self.queue_offsets[key] = queue_offset + 1
         mapped.wrote_position = position + total
         self.last_store_timestamp = store_timestamp
         return AppendOutcome(offset, total, queue_offset)
@@ -185,22 +185,22 @@ class CommitLog:
         """Append a batch contiguously in one segment, with consecutive queue offsets
         (Java MessageExtBatch); `messages` pairs each message with its properties bytes."""
         sizes = []
+        born_ips = []
+        store_v6 = STOREHOSTADDRESS_V6 if len(self._store_ip) != 4 else 0
         for message, properties_bytes in messages:
-            flags = message.sys_flag
-            if len(host_bytes(message.born_host[0])) != 4:
-                flags |= BORNHOST_V6
-            if len(self._store_ip) != 4:
-                flags |= STOREHOSTADDRESS_V6
+            born_ip = host_bytes(message.born_host[0])  # parsed once per host (cached)
+            born_ips.append(born_ip)
+            flags = message.sys_flag | store_v6 | (BORNHOST_V6 if len(born_ip) != 4 else 0)
             sizes.append(record_size(len(message.body), len(topic_bytes), len(properties_bytes), flags))
         mapped = self._writable(sum(sizes))
         key = (topic, queue_id)
         first_queue_offset = self.queue_offsets.get(key, 0)
         position = mapped.wrote_position
         offsets = []
-        for i, ((message, properties_bytes), total) in enumerate(zip(messages, sizes, strict=True)):
-            born_ip = host_bytes(message.born_host[0])
-            sys_flag = message.sys_flag | (BORNHOST_V6 if len(born_ip) != 4 else 0)
-            sys_flag |= STOREHOSTADDRESS_V6 if len(self._store_ip) != 4 else 0
+        for i, ((message, properties_bytes), total, born_ip) in enumerate(
+            zip(messages, sizes, born_ips, strict=True)
+        ):
+            sys_flag = message.sys_flag | store_v6 | (BORNHOST_V6 if len(born_ip) != 4 else 0)
             offset = mapped.file_from_offset + position
             offsets.append(offset)
             encode_record_into(

@@ -35,7 +35,10 @@ class ConsumeQueue:
     ) -> None:
         self.topic = topic
         self.queue_id = queue_id
-        self.files = MappedFileQueue(root / topic / str(queue_id), file_bytes, read_only=read_only)
+        # Sparse files, as Java's: a queue takes disk space as units arrive, not 6 MB up front.
+        self.files = MappedFileQueue(
+            root / topic / str(queue_id), file_bytes, read_only=read_only, preallocate=False
+        )
         self.file_bytes = file_bytes
         self.read_only = read_only
         #: Byte position of the first live unit (Java minLogicOffset).

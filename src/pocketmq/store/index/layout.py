@@ -1,4 +1,4 @@
-"""IndexFile layout (Java IndexHeader, IndexFile) and a fast Java String.hashCode().
+"""IndexFile layout (Java IndexHeader, IndexFile) and the index key hashes built on Java String.hashCode().
 
 File = 40-byte header + slot_count int32 slots + entry_count 20-byte entries. Entry 0 is never
 used: index_count starts at 1 and a slot value 0 means "empty".
@@ -9,6 +9,8 @@ from __future__ import annotations
 import operator
 import struct
 from typing import Final
+
+from pocketmq.common.java_hash import MAX_FAST_UNITS, POWERS_OF_31, index_key_hash, java_string_hash
 
 __all__ = [
     "INDEX_HEADER",
@@ -43,26 +45,10 @@ INDEX_HEADER_BYTES: Final = 40
 INDEX_ENTRY_BYTES: Final = 20
 
 _MASK = 0xFFFFFFFF
-_MAX_FAST = 512
-# 31**(n-1) ... 31**0 (mod 2**32), read from the tail for a key of n units.
-_POWERS = [pow(31, i, 1 << 32) for i in range(_MAX_FAST)][::-1]
-
-
-def fast_java_string_hash(text: str) -> int:
-    """Java String.hashCode() (signed 32 bits), with the polynomial evaluated in C (map/sum)."""
-    if text.isascii():
-        units: bytes | list[int] = text.encode("ascii")
-    else:
-        raw = text.encode("utf-16-be")
-        units = [(raw[i] << 8) | raw[i + 1] for i in range(0, len(raw), 2)]
-    n = len(units)
-    if n <= _MAX_FAST:
-        h = sum(map(operator.mul, units, _POWERS[_MAX_FAST - n :])) & _MASK
-    else:
-        h = 0
-        for unit in units:
-            h = (h * 31 + unit) & _MASK
-    return int(h - (1 << 32) if h & 0x80000000 else h)
+_MAX_FAST = MAX_FAST_UNITS
+_POWERS = POWERS_OF_31
+#: The one implementation lives in common/java_hash.py; the name stays for the index's callers.
+fast_java_string_hash = java_string_hash
 
 
 _POW31 = [pow(31, n, 1 << 32) for n in range(_MAX_FAST + 1)]
@@ -98,11 +84,3 @@ def _abs_signed(h: int) -> int:
         h -= 1 << 32
         return 0 if h == -(1 << 31) else -h
     return h
-
-
-def index_key_hash(key: str) -> int:
-    """Math.abs(key.hashCode()), with Integer.MIN_VALUE mapped to 0 (IndexFile#indexKeyHashMethod)."""
-    h = fast_java_string_hash(key)
-    if h == -(1 << 31):
-        return 0
-    return h if h >= 0 else -h
