@@ -62,7 +62,6 @@ from pocketmq.protocol.bodies.consumer import (
     UnlockBatchRequestBody,
 )
 from pocketmq.protocol.codes import RequestCode, ResponseCode
-from pocketmq.protocol.command import make_request
 
 __all__ = [
     "ConsumeOrderlyContext",
@@ -187,7 +186,7 @@ class OrderlyPushConsumer(PushConsumer):
             consumer_group=self.group, client_id=instance.client_id, queues=tuple(sorted(queues))
         ).encode()
         response = await instance.remoting.invoke(
-            addr, make_request(RequestCode.LOCK_BATCH_MQ, None, body), LOCK_TIMEOUT_MS
+            addr, instance.api.request(RequestCode.LOCK_BATCH_MQ, None, body), LOCK_TIMEOUT_MS
         )
         if response.code != ResponseCode.SUCCESS:
             raise PocketMQError(f"LOCK_BATCH_MQ refused by {addr}: {response.code} {response.remark}")
@@ -205,10 +204,10 @@ class OrderlyPushConsumer(PushConsumer):
             ).encode()
             try:
                 if oneway:
-                    request = make_request(RequestCode.UNLOCK_BATCH_MQ, None, body, oneway=True)
+                    request = instance.api.request(RequestCode.UNLOCK_BATCH_MQ, None, body, oneway=True)
                     await instance.remoting.invoke_oneway(addr, request)
                 else:
-                    request = make_request(RequestCode.UNLOCK_BATCH_MQ, None, body)
+                    request = instance.api.request(RequestCode.UNLOCK_BATCH_MQ, None, body)
                     await instance.remoting.invoke(addr, request, LOCK_TIMEOUT_MS)
             except (PocketMQError, OSError) as error:
                 log.warning("UNLOCK_BATCH_MQ of %d queue(s) on %s failed: %s", len(group), addr, error)

@@ -42,7 +42,6 @@ from pocketmq.common.message import Message, MessageConst, MessageExt
 from pocketmq.common.message_id import decode_offset_msg_id
 from pocketmq.common.sysflag import COMPRESSED, CompressionType, compression_type
 from pocketmq.protocol.codes import RequestCode
-from pocketmq.protocol.command import make_request
 
 __all__ = [
     "LocalTransactionState",
@@ -237,7 +236,8 @@ class TransactionProducer(Producer):
     async def _send_end_transaction(self, addr: str, fields: dict[str, str], remark: str | None) -> None:
         """END_TRANSACTION, oneway as the Java client sends it (built here: the remark and the exact
         Java field set matter, see `end_transaction_fields`)."""
-        request = make_request(RequestCode.END_TRANSACTION, fields, oneway=True, remark=remark)
+        request = self.instance.api.request(RequestCode.END_TRANSACTION, fields, oneway=True)
+        request.remark = remark  # not signed (ACL signs the extFields), so set after signing
         await self.instance.remoting.invoke_oneway(addr, request)
 
     # -- what the instance calls ----------------------------------------------------------------
