@@ -4,6 +4,7 @@ bytes (every file of the store directory) and return the same results; and which
 from __future__ import annotations
 
 import shutil
+import struct
 import sysconfig
 import tempfile
 import zlib
@@ -18,7 +19,7 @@ from pocketmq.common.message import MessageExt, properties_to_string
 from pocketmq.store import put_path
 from pocketmq.store.message_store import MessageStore
 from pocketmq.store.results import PutMessageResult
-from tests.store.conftest import tiny_config
+from tests.store.conftest import make_message, tiny_config
 
 needs_c = pytest.mark.skipif(not put_path.accelerator_available(), reason="C put path not built")
 
@@ -155,3 +156,18 @@ def test_c_helpers_match_python() -> None:
         assert _speedups.java_string_hash(text) == java_string_hash(text)
     for data in [b"", b"x", bytes(range(256)) * 9]:
         assert _speedups.crc32(data) == zlib.crc32(data)
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_failed_encode_reserves_no_queue_offset(tmp_path: Path, accelerated: bool) -> None:
+    """A record that cannot be encoded (a flag beyond int32) raises and leaves no gap in the queue."""
+    store = MessageStore(tiny_config(tmp_path), accelerated=accelerated)
+    store.open()
+    assert store.append_message(make_message()).queue_offset == 0
+    bad = make_message()
+    bad.flag = 1 << 40
+    with pytest.raises(struct.error):
+        store.append_message(bad)
+    assert store.append_message(make_message()).queue_offset == 1
+    assert store.get_max_offset_in_queue("TopicT", 0) == 2
+    store.close()
