@@ -235,6 +235,10 @@ def main() -> None:
             rows = uvloop.run(run(directory, args.count, args.repeat))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+    from pocketmq.store.put_path import PUT_PATH_IMPLEMENTATIONS, accelerator_available
+
+    pure = not accelerator_available() or os.environ.get("POCKETMQ_PURE_PYTHON") == "1"
+    print(f"put path: {'python' if pure else 'c'} (built: {', '.join(PUT_PATH_IMPLEMENTATIONS)})")
     print(f"{'case':<52} {'per second':>12} {'baseline/s':>12} {'ratio':>7}")
     for name, rate, base in rows:
         print(f"{name:<52} {rate:>12,.0f} {base:>12,.0f} {rate / base:>7.2f}")

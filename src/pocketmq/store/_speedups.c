@@ -812,7 +812,8 @@ PutPath_append(PutPath *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *message = args[0], *properties_string = args[1];
     PyObject *properties = NULL, *body = NULL, *topic = NULL, *born_host = NULL,
              *queue_id = NULL, *key = NULL, *mapped = NULL, *queue_offsets = NULL,
-             *now_object = NULL, *props_owned = NULL, *result = NULL;
+             *now_object = NULL, *props_owned = NULL, *result = NULL, *tail_owned = NULL;
+    unsigned char born_ip4[4];
     PyObject *tags, *keys, *uniq;
     Py_buffer body_view = {0}, cl_view = {0};
     long long sys_flag, flag, born_timestamp, reconsume_times, prepared_offset, born_port;
@@ -844,6 +845,10 @@ PutPath_append(PutPath *self, PyObject *const *args, Py_ssize_t nargs)
         !PyBytes_CheckExact(topic_tail)) {
         goto general;
     }
+    /* Both are borrowed from caches that Python code called below could in principle clear. */
+    memcpy(born_ip4, PyBytes_AS_STRING(born_ip), 4);
+    tail_owned = topic_tail;
+    Py_INCREF(tail_owned);
 
     if ((ok = message_int(message, &a_sys_flag, INT32_LO, INT32_HI, &sys_flag)) <= 0) {
         goto out_of_range;
@@ -1006,7 +1011,7 @@ PutPath_append(PutPath *self, PyObject *const *args, Py_ssize_t nargs)
         put64(p + 28, (uint64_t)offset);
         put32(p + 36, (uint32_t)sys_flag);
         put64(p + 40, (uint64_t)born_timestamp);
-        memcpy(p + 48, PyBytes_AS_STRING(born_ip), 4);
+        memcpy(p + 48, born_ip4, 4);
         put32(p + 52, (uint32_t)born_port);
         put64(p + 56, (uint64_t)now);
         memcpy(p + 64, self->store_ip, 4);
@@ -1115,6 +1120,7 @@ cleanup:
     Py_XDECREF(queue_offsets);
     Py_XDECREF(now_object);
     Py_XDECREF(props_owned);
+    Py_XDECREF(tail_owned);
     return result;
 }
 
