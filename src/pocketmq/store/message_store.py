@@ -17,38 +17,29 @@ from pathlib import Path
 
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
 from pocketmq.common.errors import PocketMQError
-from pocketmq.common.message import MessageConst, MessageExt, properties_to_string
+from pocketmq.common.message import MessageConst, MessageExt
 from pocketmq.common.message_id import decode_offset_msg_id
+from pocketmq.store.appender import Appender
 from pocketmq.store.checkpoint import Checkpoint, StoreCheckpoint
 from pocketmq.store.commit_log.commit_log import CommitLog
 from pocketmq.store.commit_log.record import (
-    _HOST_CACHE,
-    END_FILE_MIN_BLANK_BYTES,
-    MAX_PROPERTIES_BYTES,
-    MAX_TOPIC_BYTES,
     RECORD_FIXED_V4,
     decode_record,
-    host_bytes,
     read_store_timestamp,
-    record_size,
 )
 from pocketmq.store.config import FlushDiskType, StoreConfig
 from pocketmq.store.consume_queue.consume_queue import ConsumeQueue
 from pocketmq.store.dispatch import (
     _TAGS_CACHE,
-    SCHEDULE_TOPIC,
     ConsumeQueueTable,
     Dispatcher,
     MessageArrivingListener,
-    is_consumable,
-    tags_hash,
 )
 from pocketmq.store.filter import MessageFilter
 from pocketmq.store.index.index_service import IndexService
 from pocketmq.store.lock import StoreLock
 from pocketmq.store.mapped_file_queue import MappedFileQueue
 from pocketmq.store.pull import PullReader
-from pocketmq.store.put_path import make_put_path
 from pocketmq.store.recovery import RecoveryReport, recover
 from pocketmq.store.results import (
     GetMessageResult,
@@ -138,32 +129,23 @@ class MessageStore:
         self._memory_bytes = _total_memory_bytes() * config.access_message_in_memory_max_ratio // 100
         self._reader = PullReader(self.commit_log, config, self._memory_bytes)
         self._sync_flush = config.flush_disk_type is FlushDiskType.SYNC_FLUSH
-        self._topic_bytes: dict[str, bytes] = {}
-        # The put path's state: the encoded topic tail (length byte + topic) of each topic seen.
-        self._topic_tails: dict[str, bytes] = {}
-        self._max_record_bytes = config.commit_log_file_bytes - END_FILE_MIN_BLANK_BYTES
-        self._store_ip = host_bytes(self.store_host[0])
-        self._put_path = make_put_path(
+        self._appender = Appender(
+            config,
             self.commit_log,
             self.consume_queues,
             self.index,
             self.dispatcher,
-            self._topic_tails,
-            _HOST_CACHE,
+            clock,
             self.store_host,
-            self._store_ip,
-            config.max_message_bytes,
-            self._max_record_bytes,
-            config.schedule_delayed_messages,
-            clock.now_ms,
+            read_only=read_only,
             accelerated=accelerated,
         )
-        self._fast_append = self._put_path.append
+        self._fast_append = self._appender.fast_append
+        self._append_general = self._appender.append_general
         self._flush: FlushService | None = None
         self._allocate: AllocateService | None = None
         self._cleanup: CleanupService | None = None
         self._opened = False
-        self._accepting = False
         self._last_min_offset = -1
         self.recovery_report: RecoveryReport | None = None
 
@@ -204,8 +186,7 @@ class MessageStore:
             raise
         self.recovery_report = report
         self._opened = True
-        self._accepting = not self.read_only
-        self._put_path.open = self._accepting and len(self._store_ip) == 4
+        self._appender.set_accepting(not self.read_only)
         log.info(
             "store %s opened (%s): CommitLog [%d, %d), %d queues, recovery %s",
             root,
@@ -252,8 +233,7 @@ class MessageStore:
 
     async def shutdown(self) -> None:
         """Stop the services, flush everything, write the checkpoint, remove `abort`, unlock."""
-        self._accepting = False
-        self._put_path.open = False
+        self._appender.set_accepting(False)
         if self._cleanup is not None:
             await self._cleanup.stop()
         if self._allocate is not None:
@@ -288,8 +268,7 @@ class MessageStore:
 
     def close(self) -> None:
         """Unmap everything and release the lock (no flush: see shutdown)."""
-        self._accepting = False
-        self._put_path.open = False
+        self._appender.set_accepting(False)
         self.commit_log.close()
         self.consume_queues.close()
         if self.index is not None:
@@ -303,124 +282,12 @@ class MessageStore:
         self.dispatcher.listeners.append(listener)
 
     # -- put ------------------------------------------------------------------------------------
-    def _refuse(self, status: PutMessageStatus, remark: str) -> PutMessageResult:
-        return PutMessageResult(status, remark=remark)
-
-    def _prepare(
-        self, message: MessageExt, properties_string: str | None
-    ) -> tuple[str, int, dict[str, str], bytes, bytes] | PutMessageResult:
-        """Validate and resolve (topic, queue_id, properties, topic bytes, properties bytes)."""
-        if not self._accepting:
-            return self._refuse(
-                PutMessageStatus.SERVICE_NOT_AVAILABLE,
-                "the store is read-only" if self.read_only else "the store is not open",
-            )
-        if len(message.body) > self.config.max_message_bytes:
-            return self._refuse(
-                PutMessageStatus.MESSAGE_ILLEGAL,
-                f"body of {len(message.body)} bytes exceeds maxMessageSize={self.config.max_message_bytes}",
-            )
-        topic = message.topic
-        queue_id = message.queue_id
-        properties = message.properties
-        if self.config.schedule_delayed_messages and _DELAY in properties and topic != SCHEDULE_TOPIC:
-            level_text = properties[_DELAY]
-            level = int(level_text) if level_text.lstrip("-").isdigit() else 0
-            if level > 0 and is_consumable(message.sys_flag):
-                # Java 4.9.8 CommitLog#asyncPutMessage: park it in SCHEDULE_TOPIC_XXXX.
-                max_level = len(self.dispatcher.delay_levels_ms)
-                level = min(level, max_level)
-                properties = dict(properties)
-                properties[_DELAY] = str(level)
-                properties[MessageConst.REAL_TOPIC] = topic
-                properties[MessageConst.REAL_QUEUE_ID] = str(queue_id)
-                topic, queue_id = SCHEDULE_TOPIC, level - 1
-                properties_string = None
-        topic_bytes = self._topic_bytes.get(topic)
-        if topic_bytes is None:
-            topic_bytes = topic.encode()
-            if len(topic_bytes) > MAX_TOPIC_BYTES or not topic_bytes:
-                return self._refuse(
-                    PutMessageStatus.MESSAGE_ILLEGAL,
-                    f"topic of {len(topic_bytes)} bytes; 1..{MAX_TOPIC_BYTES} are allowed",
-                )
-            self._topic_bytes[topic] = topic_bytes
-        if properties_string is None:
-            properties_string = properties_to_string(properties)
-        properties_bytes = properties_string.encode()
-        if len(properties_bytes) > MAX_PROPERTIES_BYTES:
-            return self._refuse(
-                PutMessageStatus.PROPERTIES_SIZE_EXCEEDED,
-                f"properties of {len(properties_bytes)} bytes; at most {MAX_PROPERTIES_BYTES} are allowed",
-            )
-        if queue_id < 0:
-            return self._refuse(PutMessageStatus.MESSAGE_ILLEGAL, f"queue id {queue_id} is negative")
-        return topic, queue_id, properties, topic_bytes, properties_bytes
-
     def append_message(
         self, message: MessageExt, *, properties_string: str | None = None
     ) -> PutMessageResult:
         """Append and dispatch one message now, without waiting for a flush. The message is not
-        modified; `properties_string` (the wire form) saves re-encoding the properties.
-
-        The common message goes through the put path (put_path.py, in C when it was built);
-        anything else through `_append_general`, which gives the same result."""
-        result = self._fast_append(message, properties_string)
-        if result is None:
-            return self._append_general(message, properties_string)
-        return result
-
-    def _append_general(self, message: MessageExt, properties_string: str | None) -> PutMessageResult:
-        prepared = self._prepare(message, properties_string)
-        if isinstance(prepared, PutMessageResult):
-            return prepared
-        topic, queue_id, properties, topic_bytes, properties_bytes = prepared
-        if (
-            record_size(len(message.body), len(topic_bytes), len(properties_bytes), 0x30)
-            > self._max_record_bytes
-        ):
-            return self._refuse(
-                PutMessageStatus.MESSAGE_ILLEGAL, "the record does not fit in one CommitLog segment"
-            )
-        if topic not in self._topic_tails and len(self._topic_tails) < 100_000 and topic != SCHEDULE_TOPIC:
-            # (SCHEDULE_TOPIC_XXXX stays on this path: its tags code is a delivery time.)
-            self._topic_tails[topic] = bytes([len(topic_bytes)]) + topic_bytes
-        host_bytes(message.born_host[0])  # warms the host cache for the fast path
-        now = self.clock.now_ms()
-        outcome = self.commit_log.append(message, topic, topic_bytes, queue_id, properties_bytes, now)
-        tags = properties.get(_TAGS)
-        tags_code = tags_hash(tags) if tags else 0
-        if topic == SCHEDULE_TOPIC:
-            tags_code = self._delivery_time(properties, now, tags_code)
-        self.dispatcher.dispatch(
-            topic,
-            queue_id,
-            outcome.queue_offset,
-            outcome.commit_log_offset,
-            outcome.wrote_bytes,
-            tags_code,
-            now,
-            message.sys_flag,
-            properties.get(_KEYS),
-            properties.get(_UNIQ_KEY),
-        )
-        return PutMessageResult(
-            PutMessageStatus.PUT_OK,
-            outcome.commit_log_offset,
-            outcome.wrote_bytes,
-            outcome.queue_offset,
-            now,
-            1,
-            self.store_host,
-        )
-
-    def _delivery_time(self, properties: dict[str, str], store_timestamp: int, default: int) -> int:
-        levels = self.dispatcher.delay_levels_ms
-        text = properties.get(_DELAY)
-        if not text or not text.isdigit():
-            return default
-        level = min(int(text), len(levels))
-        return store_timestamp + levels[level - 1] if level > 0 else default
+        modified; `properties_string` (the wire form) saves re-encoding the properties."""
+        return self._appender.append(message, properties_string)
 
     async def put_message(
         self, message: MessageExt, *, properties_string: str | None = None
@@ -441,62 +308,7 @@ class MessageStore:
     def append_messages(self, messages: Sequence[MessageExt]) -> PutMessageResult:
         """Append a batch (one topic and queue) contiguously with consecutive queue offsets;
         all or nothing (Java putMessages / MessageExtBatch)."""
-        if not messages:
-            return self._refuse(PutMessageStatus.MESSAGE_ILLEGAL, "empty batch")
-        topic, queue_id = messages[0].topic, messages[0].queue_id
-        encoded: list[tuple[MessageExt, bytes]] = []
-        total = 0
-        topic_bytes = b""
-        props_list = []
-        for message in messages:
-            if message.topic != topic or message.queue_id != queue_id:
-                return self._refuse(PutMessageStatus.MESSAGE_ILLEGAL, "a batch must have one topic and queue")
-            if _DELAY in message.properties:
-                return self._refuse(PutMessageStatus.MESSAGE_ILLEGAL, "batch messages cannot be delayed")
-            if not is_consumable(message.sys_flag):
-                return self._refuse(
-                    PutMessageStatus.MESSAGE_ILLEGAL, "batch messages cannot be transactional"
-                )
-            prepared = self._prepare(message, None)
-            if isinstance(prepared, PutMessageResult):
-                return prepared
-            _, _, properties, topic_bytes, properties_bytes = prepared
-            encoded.append((message, properties_bytes))
-            props_list.append(properties)
-            total += len(message.body) + len(properties_bytes) + len(topic_bytes) + 130
-        if total > self.config.commit_log_file_bytes - 64:
-            return self._refuse(
-                PutMessageStatus.MESSAGE_ILLEGAL, "the batch does not fit in one CommitLog segment"
-            )
-        now = self.clock.now_ms()
-        outcome = self.commit_log.append_batch(encoded, topic, topic_bytes, queue_id, now)
-        dispatch = self.dispatcher.dispatch
-        last = len(messages) - 1
-        for i, (message, properties) in enumerate(zip(messages, props_list, strict=True)):
-            tags = properties.get(_TAGS)
-            dispatch(
-                topic,
-                queue_id,
-                outcome.queue_offset + i,
-                outcome.record_offsets[i],
-                outcome.record_sizes[i],
-                tags_hash(tags) if tags else 0,
-                now,
-                message.sys_flag,
-                properties.get(_KEYS),
-                properties.get(_UNIQ_KEY),
-                notify=i == last,
-            )
-        return PutMessageResult(
-            PutMessageStatus.PUT_OK,
-            outcome.commit_log_offset,
-            outcome.wrote_bytes,
-            outcome.queue_offset,
-            now,
-            len(messages),
-            self.store_host,
-            outcome.record_offsets,
-        )
+        return self._appender.append_batch(messages)
 
     async def put_messages(self, messages: Sequence[MessageExt]) -> PutMessageResult:
         result = self.append_messages(messages)

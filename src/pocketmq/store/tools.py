@@ -103,9 +103,9 @@ def verify_store(store: MessageStore, *, max_problems: int = 20) -> VerifyReport
     queues = store.consume_queues
     delay_levels = store.dispatcher.delay_levels_ms
     end = commit_log.max_offset
-    # Beside a running broker, records after the last unit seen may not be dispatched yet
-    # (dispatch follows the append in CommitLog order), so their units are not required.
-    horizon = max((q.max_commit_log_end for q in queues.queues.values()), default=-1) if live else end
+    # Beside a running broker, a record after the last unit that was seen in its queue may not be
+    # dispatched yet (dispatch follows the append in CommitLog order), so its unit is not required.
+    # The horizon is per queue: the queues are loaded one after the other while the writer goes on.
     starts: dict[int, tuple[str, int, int, int, int]] = {}
     keys_of: dict[int, set[int]] = {}
 
@@ -134,9 +134,11 @@ def verify_store(store: MessageStore, *, max_problems: int = 20) -> VerifyReport
             if key:
                 hashes.add(index_key_hash(f"{info.topic}#{key}"))
         keys_of[offset] = hashes
-        if not is_consumable(info.sys_flag) or offset >= horizon:
+        if not is_consumable(info.sys_flag):
             continue
         queue = queues.find(info.topic, info.queue_id)
+        if live and (queue is None or offset >= queue.max_commit_log_end):
+            continue
         if queue is None:
             if problem(f"record at {offset} ({info.topic}/{info.queue_id}) has no ConsumeQueue"):
                 return report
