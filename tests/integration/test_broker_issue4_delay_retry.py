@@ -7,6 +7,7 @@ import asyncio
 import time
 
 from pocketmq.common.message import MessageExt
+from pocketmq.protocol import fastjson
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import RemotingCommand, make_request
 from pocketmq.protocol.headers.send import ConsumerSendMsgBackRequestHeader
@@ -175,3 +176,30 @@ async def test_send_back_with_negative_level_goes_to_dlq_and_unknown_offset_fail
         response = await send_back(client, address, missing, group)
         assert response.code == ResponseCode.SYSTEM_ERROR
         assert response.remark is not None and "look message by offset failed" in response.remark
+
+
+async def test_delay_progress_is_served_to_admin_tools(cluster: Cluster) -> None:
+    """GET_ALL_DELAY_OFFSET answers delayOffset.json; runtime info carries scheduleMessageOffset_N."""
+    address = cluster.broker_address
+    async with RemotingClient() as client:
+        await create_topic(client, address, "DelayAdminTopic", queues=1)
+        properties = {"DELAY": "1", "TAGS": "TagD", "WAIT": "true"}
+        response = await send(
+            client, address, "DelayAdminTopic", b"delayed", queue_id=0, properties=properties
+        )
+        assert response.code == ResponseCode.SUCCESS, response
+        delivered, _ = await wait_for(client, address, "DelayAdminTopic", 1)
+        assert len(delivered) == 1
+        deadline = time.monotonic() + 5
+        while True:
+            answer = await client.invoke(address, make_request(RequestCode.GET_ALL_DELAY_OFFSET), TIMEOUT_MS)
+            assert answer.code == ResponseCode.SUCCESS, answer
+            table = fastjson.loads(answer.body or b"{}")["offsetTable"]
+            if int(table.get("1", 0)) >= 1 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert int(table["1"]) >= 1, table
+        info = await client.invoke(address, make_request(RequestCode.GET_BROKER_RUNTIME_INFO), TIMEOUT_MS)
+        stats = fastjson.loads(info.body or b"{}")["table"]
+        delivered_offset, max_offset = stats["scheduleMessageOffset_1"].split(",")
+        assert int(delivered_offset) >= 1 and int(max_offset) >= 1, stats

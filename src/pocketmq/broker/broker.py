@@ -50,6 +50,7 @@ from pocketmq.protocol.command import make_request
 from pocketmq.protocol.headers.consumer import NotifyConsumerIdsChangedRequestHeader
 from pocketmq.remoting import Connection, RemotingClient, RemotingServer, Router
 from pocketmq.store.config import StoreConfig
+from pocketmq.store.config_file import dumps_fastjson_pretty
 from pocketmq.store.message_store import MessageStore
 
 __all__ = ["Broker"]
@@ -172,6 +173,9 @@ class Broker:
         # -- issue 4: send-back / retry / DLQ, delay levels, transactional messages ------------
         self.schedule = ScheduleMessageService(store, ScheduleOffsetTable(self.config_dir), self.clock)
         self.schedule.load()
+        schedule = self.schedule
+        context.delay_offsets_json = lambda: dumps_fastjson_pretty(schedule.offsets.to_json())
+        context.schedule_stats = schedule.running_stats
         transactions = TransactionalMessageService(
             store,
             offsets,

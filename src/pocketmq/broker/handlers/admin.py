@@ -90,6 +90,7 @@ class AdminHandlers:
             RequestCode.GET_BROKER_CONFIG: self.get_broker_config,
             RequestCode.UPDATE_BROKER_CONFIG: self.update_broker_config,
             RequestCode.GET_ALL_CONSUMER_OFFSET: self.get_all_consumer_offset,
+            RequestCode.GET_ALL_DELAY_OFFSET: self.get_all_delay_offset,
             RequestCode.QUERY_TOPIC_CONSUME_BY_WHO: self.query_topic_consume_by_who,
         }
 
@@ -270,6 +271,7 @@ class AdminHandlers:
             "sendThreadPoolQueueHeadWaitTimeMills": "0",
             "pullThreadPoolQueueHeadWaitTimeMills": "0",
             "remainHowManyDataToFlush": "0 B",
+            **context.schedule_stats(),
         }
         body = fastjson.dumps({"table": table})
         return make_response(request, ResponseCode.SUCCESS, None, None, body)
@@ -397,6 +399,11 @@ class AdminHandlers:
             context.config_changed(updated)
             context.register_now(False)
         return make_response(request, ResponseCode.SUCCESS)
+
+    def get_all_delay_offset(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
+        """Java AdminBrokerProcessor#getAllDelayOffset answers with delayOffset.json's text."""
+        body = self._context.delay_offsets_json().encode()
+        return make_response(request, ResponseCode.SUCCESS, None, None, body)
 
     def get_all_consumer_offset(self, request: RemotingCommand, connection: Connection) -> RemotingCommand:
         body = fastjson.dumps(self._context.offsets.to_json())

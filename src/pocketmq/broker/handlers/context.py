@@ -95,6 +95,11 @@ class BrokerContext:
     #: Topics created on the send path whose topics.json write is still in flight: sends to them
     #: are answered only once it is durable (a SIGKILL must not lose an acknowledged message).
     pending_topics: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    #: delayOffset.json as the file holds it (the GET_ALL_DELAY_OFFSET body); set by the owner of
+    #: the schedule service.
+    delay_offsets_json: Callable[[], str] = lambda: '{"offsetTable":{}}'
+    #: scheduleMessageOffset_<level> -> "delivered,max" for GET_BROKER_RUNTIME_INFO.
+    schedule_stats: Callable[[], dict[str, str]] = dict
 
     def persist_topic_creation(self, topic: str) -> None:
         """After creating `topic` on the send path: write topics.json now and hold sends to it."""
