@@ -7,8 +7,11 @@ next to a baseline measured in the same run on the same disk:
 
 Puts pass the properties as the wire string (`properties_string=`), as the broker does with the
 SEND_MESSAGE_V2 `i` field. Each message carries UNIQ_KEY and TAGS, so every put also writes a
-ConsumeQueue unit and an index entry. A "floor" row shows the least CPython can do per message
+ConsumeQueue unit and an index entry. A "floor" row shows the least pure Python can do per message
 (the same record packed into a mapping, plus a ConsumeQueue unit, with no store logic at all).
+
+Puts go through the C put path when it was built (the first line printed says which);
+POCKETMQ_PURE_PYTHON=1 measures the pure-Python one.
 
 Usage: python bench/store_bench.py [--count N] [--dir DIR]. Figures are printed, not asserted.
 """
