@@ -25,7 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pocketmq.common.errors import ConfigError
+from pocketmq.common.errors import ConfigError, NotBuiltError
 from pocketmq.common.properties import parse_java_properties
 from pocketmq.common.topic import PERM_READ, PERM_WRITE, SystemTopics
 from pocketmq.store.config import JAVA_KEYS as STORE_JAVA_KEYS
@@ -452,8 +452,29 @@ def load_broker_config(
     if broker_kwargs.get("broker_ip2") is None and broker_kwargs.get("broker_ip1") is not None:
         broker_kwargs["broker_ip2"] = broker_kwargs["broker_ip1"]
     broker = BrokerConfig(**broker_kwargs)
+    _refuse_unbuilt(broker, values)
     store = StoreConfig.from_mapping(store_values, store_host=broker.broker_address)
     return LoadedBrokerConfig(broker, store, tuple(ignored), tuple(unknown), source)
+
+
+def _refuse_unbuilt(broker: BrokerConfig, values: Mapping[str, str]) -> None:
+    """Settings that ask for a feature pocketmq does not have yet fail loudly: a broker that quietly
+    ran without the replication or access control it was configured for would mislead its users."""
+    if broker.broker_role is not BrokerRole.ASYNC_MASTER:
+        raise NotBuiltError(
+            f"brokerRole={broker.broker_role.value}: master-slave replication is not built in pocketmq yet; "
+            "run brokers as ASYNC_MASTER (the default) or remove the setting"
+        )
+    if values.get("enableDLegerCommitLog", "false").strip().lower() == "true":
+        raise NotBuiltError(
+            "enableDLegerCommitLog=true: DLedger (Raft) replication is not built in pocketmq yet; "
+            "remove the setting to run a single-copy broker"
+        )
+    if broker.acl_enable:
+        raise NotBuiltError(
+            "aclEnable=true: access control is not enforced by the pocketmq broker yet; "
+            "remove the setting (or set it to false) to run without ACL"
+        )
 
 
 def load_broker_config_file(

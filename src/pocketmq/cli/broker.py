@@ -21,7 +21,7 @@ import click
 
 from pocketmq.broker.broker import Broker
 from pocketmq.broker.config import LoadedBrokerConfig, format_effective_config, load_broker_config
-from pocketmq.common.errors import ConfigError, PocketMQError
+from pocketmq.common.errors import ConfigError, NotBuiltError, PocketMQError
 from pocketmq.remoting import run
 
 __all__ = ["main", "mqbroker", "load_cli_config", "serve_until_signal"]
@@ -89,7 +89,7 @@ def mqbroker(config_file: Path | None, namesrv_addr: str | None, print_config: b
     """Start a pocketmq broker (RocketMQ 4.x wire-compatible)."""
     try:
         loaded = load_cli_config(config_file, namesrv_addr)
-    except (ConfigError, UnicodeDecodeError) as error:
+    except (ConfigError, NotBuiltError, UnicodeDecodeError) as error:
         raise click.ClickException(f"{config_file or 'broker config'}: {error}") from error
     for warning in loaded.warnings():
         click.echo(f"mqbroker: {warning}", err=True)

@@ -19,7 +19,7 @@ import click
 from pocketmq.broker.broker import Broker
 from pocketmq.broker.config import load_broker_config
 from pocketmq.cli.main import cli
-from pocketmq.common.errors import ConfigError, PocketMQError
+from pocketmq.common.errors import ConfigError, NotBuiltError, PocketMQError
 from pocketmq.namesrv.config import NamesrvConfig
 from pocketmq.namesrv.server import NameServer
 from pocketmq.remoting import run
@@ -108,7 +108,7 @@ def standalone(store: Path, config_file: Path | None) -> None:
     try:
         text = config_file.read_text(encoding="utf-8") if config_file is not None else ""
         load_broker_config(text, detect_address=False)
-    except (ConfigError, UnicodeDecodeError) as error:
+    except (ConfigError, NotBuiltError, UnicodeDecodeError) as error:
         raise click.ClickException(f"{config_file}: {error}") from error
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(run(_serve(store.absolute(), text)))

@@ -14,7 +14,7 @@ from pocketmq.broker.config import (
     load_broker_config,
     load_broker_config_file,
 )
-from pocketmq.common.errors import ConfigError
+from pocketmq.common.errors import ConfigError, NotBuiltError
 from pocketmq.store.config import FlushDiskType
 
 # The broker.conf of the run that wrote ../shared/compat/store-4.9.8 (its README lists the settings).
@@ -146,3 +146,24 @@ def test_update_broker_config() -> None:
     assert config.to_java_properties()["enablePropertyFilter"] == "false"
     with pytest.raises(ConfigError, match="not a broker setting"):
         config.updated({"flushDiskTyp": "SYNC_FLUSH"})
+
+
+@pytest.mark.parametrize(
+    ("text", "feature"),
+    [
+        ("brokerRole=SLAVE\n", "master-slave replication"),
+        ("brokerRole=SYNC_MASTER\n", "master-slave replication"),
+        ("enableDLegerCommitLog=true\n", "DLedger"),
+        ("aclEnable=true\n", "access control"),
+    ],
+)
+def test_settings_for_features_not_built_are_refused(text: str, feature: str) -> None:
+    with pytest.raises(NotBuiltError, match=feature):
+        load_broker_config(text, detect_address=False)
+
+
+def test_settings_for_features_not_built_are_accepted_when_off() -> None:
+    loaded = load_broker_config(
+        "brokerRole=ASYNC_MASTER\nenableDLegerCommitLog=false\naclEnable=false\n", detect_address=False
+    )
+    assert loaded.broker.acl_enable is False
