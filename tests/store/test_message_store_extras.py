@@ -1,5 +1,5 @@
 """Smaller MessageStore behaviours: topic deletion, runtime info, the in-memory rule with ratio 0,
-puts after shutdown, and SYNC_FLUSH puts before start()."""
+puts after shutdown, SYNC_FLUSH puts before start(), sparse ConsumeQueue files."""
 
 from __future__ import annotations
 
@@ -66,5 +66,20 @@ async def test_sync_put_before_start_is_flushed(tmp_path: Path) -> None:
         assert result.status is PutMessageStatus.PUT_OK
         last = store.commit_log.files.last
         assert last is not None and last.flushed_position >= last.wrote_position
+    finally:
+        store.close()
+
+
+def test_consume_queue_files_are_sparse(tmp_path: Path) -> None:
+    """A ConsumeQueue file takes disk as units arrive, as Java's mapped files do (1,024 queues used
+    to reserve 6 GB at once). CommitLog segments stay pre-allocated."""
+    store = MessageStore(tiny_config(tmp_path, consume_queue_file_bytes=20 * 300_000))
+    store.open()
+    try:
+        store.append_message(make_message())
+        (unit_file,) = (tmp_path / "consumequeue" / "TopicT" / "0").iterdir()
+        stat = unit_file.stat()
+        assert stat.st_size == 20 * 300_000
+        assert stat.st_blocks * 512 <= 64 * 1024, stat.st_blocks
     finally:
         store.close()
