@@ -1,5 +1,6 @@
 """MessageStore: the facade the broker uses (Java DefaultMessageStore), wiring the CommitLog,
-ConsumeQueues, index, recovery, flush and retention.
+ConsumeQueues, index, recovery, flush and retention. Puts go through the Appender (appender.py:
+validation, the general path, and the fast path of put_path.py, in C when it was built).
 
 Lifecycle: `MessageStore(config).open()` (lock, load, recover; sync) -> `await start()` (flush,
 allocation, retention tasks) -> puts and gets -> `await shutdown()`. Tools use
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,14 +23,12 @@ from pocketmq.store.appender import Appender
 from pocketmq.store.checkpoint import Checkpoint, StoreCheckpoint
 from pocketmq.store.commit_log.commit_log import CommitLog
 from pocketmq.store.commit_log.record import (
-    RECORD_FIXED_V4,
     decode_record,
     read_store_timestamp,
 )
 from pocketmq.store.config import FlushDiskType, StoreConfig
 from pocketmq.store.consume_queue.consume_queue import ConsumeQueue
 from pocketmq.store.dispatch import (
-    _TAGS_CACHE,
     ConsumeQueueTable,
     Dispatcher,
     MessageArrivingListener,
@@ -56,14 +54,7 @@ __all__ = ["MessageStore"]
 
 log = logging.getLogger(__name__)
 
-_TAGS = MessageConst.TAGS
-_KEYS = MessageConst.KEYS
-_UNIQ_KEY = MessageConst.UNIQ_CLIENT_MESSAGE_ID_KEYIDX
-_DELAY = MessageConst.DELAY_TIME_LEVEL
 _WAIT = MessageConst.WAIT_STORE_MSG_OK
-_FIXED_V4 = RECORD_FIXED_V4
-_TAGS_CODES = _TAGS_CACHE
-_crc32 = zlib.crc32
 
 
 def _total_memory_bytes() -> int:
