@@ -3,7 +3,8 @@
 - `pocketmq standalone` without --store keeps its store in ./data, prints both addresses and stops
   cleanly on Ctrl-C (SIGINT); without a config it listens on 9876 and 10911;
 - bad input on the command line is refused at once with a message naming the value (not a traceback,
-  not a broker that boots and only logs a warning)."""
+  not a broker that boots and only logs a warning);
+- an idle `mqbroker` stays within the 64 MB RSS target."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import running_cluster
 from tests.support.processes import BIN, free_port, wait_for_port
 
 pytestmark = pytest.mark.timeout(60)
@@ -148,3 +150,13 @@ def test_bench_refuses_bad_options_with_a_usage_error(options: list[str]) -> Non
     result = run("pocketmq", "bench", "producer", "-n", f"127.0.0.1:{free_port()}", "--count", "1", *options)
     assert result.returncode == 2, (result.returncode, result.stdout[-500:], result.stderr[-500:])
     assert "Traceback" not in result.stderr and options[0] in result.stderr, result.stderr[-500:]
+
+
+def test_an_idle_broker_stays_under_64_mb_rss(tmp_path: Path) -> None:
+    with running_cluster(tmp_path) as cluster:
+        assert cluster.broker is not None
+        time.sleep(1.0)  # started, registered, idle
+        status = Path(f"/proc/{cluster.broker.process.pid}/status").read_text()
+    [rss_kib] = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")]
+    print(f"idle mqbroker RSS: {rss_kib / 1024:.1f} MiB")
+    assert rss_kib <= 64 * 1024, f"idle mqbroker RSS {rss_kib} KiB is over 64 MiB"
