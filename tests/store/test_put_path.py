@@ -50,7 +50,7 @@ def messages(draw: st.DrawFn) -> tuple[MessageExt, bool, int]:
         properties["extra"] = draw(_value)
     message = MessageExt(
         topic=draw(st.sampled_from(["TopicA", "TopicB", "主题", "T\U0001f680", "SCHEDULE_TOPIC_XXXX"])),
-        body=draw(st.binary(max_size=300)),
+        body=draw(st.one_of(st.binary(max_size=300), st.binary(min_size=500, max_size=1200))),
         flag=draw(st.integers(-(2**31), 2**31 - 1)),
         queue_id=draw(st.integers(0, 3)),
         properties=properties,
@@ -127,7 +127,7 @@ def test_many_puts_identical_across_rolls(tmp_path: Path) -> None:
             (
                 MessageExt(
                     topic=f"Topic{i % 2}",
-                    body=bytes([i % 251]) * (i % 200),
+                    body=bytes([i % 251]) * (i % 200 if i % 5 else 600 + i),
                     queue_id=i % 3,
                     properties=properties,
                     born_timestamp=i,
