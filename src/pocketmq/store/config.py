@@ -204,7 +204,9 @@ def _convert(kind: Any, raw: str, java_name: str) -> Any:
         if kind_text == "FlushDiskType":
             return FlushDiskType(raw)
     except ValueError:
-        raise ConfigError(f"{java_name}={raw!r} is not a valid {kind_text}") from None
+        expected = " or ".join(FlushDiskType.__members__)
+        choices = f": expected {expected}" if kind_text == "FlushDiskType" else ""
+        raise ConfigError(f"{java_name}={raw!r} is not a valid {kind_text}{choices}") from None
     return raw
 
 
