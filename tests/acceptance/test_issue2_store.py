@@ -115,11 +115,6 @@ async def test_a_broker_with_a_corrupt_record_mid_log_restarts_and_serves_the_re
         assert "body CRC" in cluster.broker.log() or "corrupt" in cluster.broker.log()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit finding: an empty queue of an existing topic answers remark NO_MATCHED_LOGIC_QUEUE; "
-    "4.9.8's findConsumeQueue creates the queue, so it answers NO_MESSAGE_IN_QUEUE",
-)
 async def test_a_pull_of_an_empty_queue_answers_no_message_in_queue(tmp_path: Path) -> None:
     with running_cluster(tmp_path) as cluster:
         async with RemotingClient() as client:

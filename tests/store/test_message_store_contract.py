@@ -101,7 +101,7 @@ class MessageStoreContract:
 
     async def test_get_statuses(self, store: MessageStore) -> None:
         got = store.get_message("G", "Nope", 0, 0, 32)
-        assert got.status is GetMessageStatus.NO_MATCHED_LOGIC_QUEUE
+        assert (got.status, got.next_begin_offset) == (GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0)
         for i in range(5):
             await store.put_message(make_message(tags="TagA" if i % 2 else "TagB"))
         got = store.get_message("G", "TopicT", 0, 5, 32)

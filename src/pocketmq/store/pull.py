@@ -38,7 +38,9 @@ class PullReader:
         config = self.config
         max_commit_log_offset = self.commit_log.max_offset
         if queue is None:
-            return GetMessageResult(GetMessageStatus.NO_MATCHED_LOGIC_QUEUE, 0, 0, 0)
+            # Java's findConsumeQueue creates a queue on first sight, so a queue nobody wrote to is
+            # an empty queue, not a missing one (nothing is created here: files come with writes).
+            return GetMessageResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE, 0, 0, 0)
         min_offset = queue.min_offset
         max_offset = queue.max_offset
         result = GetMessageResult(GetMessageStatus.NO_MESSAGE_IN_QUEUE, queue_offset, min_offset, max_offset)
