@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pocketmq.common.errors import ConfigError
-from pocketmq.store.config import FlushDiskType, StoreConfig, parse_properties
+from pocketmq.common.properties import parse_java_properties
+from pocketmq.store.config import FlushDiskType, StoreConfig
 
 
 def test_from_java_properties(tmp_path: Path) -> None:
@@ -52,5 +53,5 @@ def test_bad_values_are_refused() -> None:
     assert len(StoreConfig().delay_levels_ms()) == 18
 
 
-def test_parse_properties_continuations() -> None:
-    assert parse_properties("a=1\\\n  2\n! c\nb:  x y \nflag") == {"a": "12", "b": "x y", "flag": ""}
+def test_java_properties_continuations() -> None:
+    assert parse_java_properties("a=1\\\n  2\n! c\nb:  x y \nflag") == {"a": "12", "b": "x y ", "flag": ""}

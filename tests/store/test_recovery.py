@@ -4,6 +4,7 @@ its ConsumeQueues and index match the CommitLog exactly (verify_store)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -107,6 +108,14 @@ def test_flipped_byte_mid_log_is_reported_and_skipped(tmp_path: Path) -> None:
     verify = CliRunner().invoke(cli, ["store", "verify", str(config.store_root_dir)])
     assert verify.exit_code == 1
     assert "INCONSISTENT" in verify.output and str(position) in verify.output
+    # verify reads on past the bad record, as recovery does: every other record is checked.
+    assert f"checked {len(results) - 1} records" in verify.output
+    # dump prints every intact record, says which one it skipped, and exits non-zero.
+    dump = CliRunner().invoke(cli, ["store", "dump", "--json", str(config.store_root_dir)])
+    assert dump.exit_code == 1
+    offsets = [json.loads(line)["commit_log_offset"] for line in dump.stdout.splitlines()]
+    assert offsets == [r.commit_log_offset for r in results if r is not victim]
+    assert f"corrupt record skipped: {path} at position {position}" in dump.stderr
 
 
 def test_garbage_mid_log_in_an_older_segment(tmp_path: Path) -> None:
@@ -218,3 +227,10 @@ def test_torn_tail_before_an_empty_preallocated_segment(tmp_path: Path) -> None:
         assert store.append_message(make_message()).commit_log_offset == results[-2].end_offset
     finally:
         store.close()
+
+
+def test_the_tools_refuse_a_directory_that_is_not_a_store(tmp_path: Path) -> None:
+    for command in ("verify", "dump"):
+        result = CliRunner().invoke(cli, ["store", command, str(tmp_path)])
+        assert result.exit_code != 0
+        assert "is not a store directory" in result.output

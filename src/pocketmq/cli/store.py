@@ -63,8 +63,14 @@ def dump(directory: Path, topic: str | None, as_json: bool, config_file: Path | 
     except PocketMQError as error:
         raise click.ClickException(str(error)) from None
     count = 0
+    corruptions: list[str] = []
+
+    def report_corruption(where: str) -> None:
+        corruptions.append(where)
+        click.echo(f"corrupt record skipped: {where}", err=True)
+
     try:
-        for message in iter_messages(opened, topic=topic):
+        for message in iter_messages(opened, topic=topic, on_corruption=report_corruption):
             count += 1
             if as_json:
                 click.echo(json.dumps(message_to_json(message), ensure_ascii=False))
@@ -81,6 +87,12 @@ def dump(directory: Path, topic: str | None, as_json: bool, config_file: Path | 
         opened.close()
     if not as_json:
         click.echo(f"{count} messages", err=True)
+    if corruptions:
+        click.echo(
+            f"{len(corruptions)} corrupt record(s) skipped; `pocketmq store verify {directory}` names them",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @store.command()

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pocketmq.common.errors import ConfigError
+from pocketmq.common.properties import parse_java_properties
 
-__all__ = ["FlushDiskType", "StoreConfig", "JAVA_KEYS", "parse_properties", "DEFAULT_DELAY_LEVELS"]
+__all__ = ["FlushDiskType", "StoreConfig", "JAVA_KEYS", "DEFAULT_DELAY_LEVELS"]
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -134,7 +135,7 @@ class StoreConfig:
     def from_properties(cls, text: str, **overrides: Any) -> StoreConfig:
         """Build from Java-properties text with Java key names; unknown keys are ignored (they
         belong to other components)."""
-        return cls.from_mapping(parse_properties(text), **overrides)
+        return cls.from_mapping(parse_java_properties(text), **overrides)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, str], **overrides: Any) -> StoreConfig:
@@ -192,6 +193,7 @@ JAVA_KEYS: Mapping[str, str] = {
 
 def _convert(kind: Any, raw: str, java_name: str) -> Any:
     kind_text = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    raw = raw.strip()  # java.util.Properties keeps trailing blanks; a stray one is never meant
     try:
         if "Path" in kind_text:
             return Path(raw).expanduser()
@@ -208,26 +210,3 @@ def _convert(kind: Any, raw: str, java_name: str) -> Any:
         choices = f": expected {expected}" if kind_text == "FlushDiskType" else ""
         raise ConfigError(f"{java_name}={raw!r} is not a valid {kind_text}{choices}") from None
     return raw
-
-
-def parse_properties(text: str) -> dict[str, str]:
-    """Java-properties subset: `key=value` or `key: value` lines, `#`/`!` comments, `\\` line
-    continuations."""
-    values: dict[str, str] = {}
-    pending = ""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not pending and (not stripped or stripped[0] in "#!"):
-            continue
-        if stripped.endswith("\\") and not stripped.endswith("\\\\"):
-            pending += stripped[:-1]
-            continue
-        stripped = pending + stripped
-        pending = ""
-        for i, char in enumerate(stripped):
-            if char in "=:":
-                values[stripped[:i].strip()] = stripped[i + 1 :].strip()
-                break
-        else:
-            values[stripped] = ""
-    return values

@@ -15,10 +15,11 @@ Java: DefaultMessageStore#recover, CommitLog#recoverNormally / recoverAbnormally
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pocketmq.store.checkpoint import StoreCheckpoint
-from pocketmq.store.commit_log.commit_log import CommitLog
+from pocketmq.store.commit_log.commit_log import CommitLog, ScannedRecord
 from pocketmq.store.commit_log.record import (
     END_FILE_MIN_BLANK_BYTES,
     MESSAGE_MAGIC,
@@ -112,6 +113,33 @@ def _later_segments_hold_data(commit_log: CommitLog, mapped: MappedFile) -> bool
     return False
 
 
+def resume_offset(commit_log: CommitLog, scanned: ScannedRecord) -> int | None:
+    """Where reading can go on after the bad record `scanned`: just past it when its size field is
+    sane and a valid record follows (a corrupt record), at the next segment when later segments
+    hold data (a corrupt rest of a segment), None at a torn tail (the end of the data)."""
+    bad = scanned.commit_log_offset
+    skip = _followed_by_valid_record(commit_log, bad)
+    if skip:
+        return bad + skip
+    if _later_segments_hold_data(commit_log, scanned.file):
+        return scanned.file.file_from_offset + scanned.file.file_size
+    return None
+
+
+def scan_past_corruption(commit_log: CommitLog, start: int) -> Iterator[ScannedRecord]:
+    """Every record from `start`, bad ones included (size -1), going on after each bad record
+    where recovery does: what `store dump` and `store verify` read."""
+    offset: int | None = start
+    while offset is not None:
+        resume: int | None = None
+        for scanned in commit_log.scan(offset):
+            yield scanned
+            if scanned.info.size < 0:
+                resume = resume_offset(commit_log, scanned)
+                break
+        offset = resume
+
+
 def recover(
     commit_log: CommitLog,
     queues: ConsumeQueueTable,
@@ -162,19 +190,17 @@ def recover(
             # A bad record: torn tail, or corruption with data behind it?
             bad = scanned.commit_log_offset
             where = commit_log.describe(bad)
-            skip = _followed_by_valid_record(commit_log, bad)
-            if skip:
-                report.corruptions.append(f"{where}: {info.error} (record skipped)")
-                resume_at = bad + skip
-            elif _later_segments_hold_data(commit_log, scanned.file):
-                lost = scanned.file.file_from_offset + scanned.file.file_size - bad
+            resume_at = resume_offset(commit_log, scanned)
+            segment_end = scanned.file.file_from_offset + scanned.file.file_size
+            if resume_at is None:
+                end = bad
+            elif resume_at == segment_end:
                 report.corruptions.append(
-                    f"{where}: {info.error} (rest of the segment, {lost} bytes, skipped)"
+                    f"{where}: {info.error} (rest of the segment, {segment_end - bad} bytes, skipped)"
                 )
                 scanned.file.wrote_position = bad - scanned.file.file_from_offset
-                resume_at = scanned.file.file_from_offset + scanned.file.file_size
             else:
-                end = bad
+                report.corruptions.append(f"{where}: {info.error} (record skipped)")
             break
         if resume_at is None:
             break

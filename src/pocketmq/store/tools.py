@@ -8,18 +8,20 @@ the `abort` file exists and units past the visible end of the CommitLog are not 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pocketmq.common.errors import CorruptionError
+from pocketmq.common.errors import ConfigError, CorruptionError
 from pocketmq.common.message import MessageConst, MessageExt
+from pocketmq.common.properties import parse_java_properties
 from pocketmq.store.commit_log.record import decode_record
-from pocketmq.store.config import StoreConfig, parse_properties
+from pocketmq.store.config import StoreConfig
 from pocketmq.store.consume_queue.unit import BLANK_UNIT_SIZE
 from pocketmq.store.dispatch import is_consumable, tags_code_of
 from pocketmq.store.index.layout import index_key_hash
 from pocketmq.store.message_store import MessageStore
+from pocketmq.store.recovery import scan_past_corruption
 
 __all__ = ["infer_config", "open_read_only", "iter_messages", "VerifyReport", "verify_store"]
 
@@ -39,7 +41,7 @@ def infer_config(root: Path, config_file: Path | None = None) -> StoreConfig:
     inferred from the files (index files assume maxIndexNum = 4 * maxHashSlotNum, as Java does)."""
     overrides: dict[str, object] = {"store_root_dir": root, "preallocate_next_segment": False}
     if config_file is not None:
-        values = parse_properties(config_file.read_text(encoding="utf-8"))
+        values = parse_java_properties(config_file.read_text(encoding="utf-8"))
         values.pop("storePathRootDir", None)
         return StoreConfig.from_mapping(values, **overrides)
     commit_log_bytes = _largest_file(root / "commitlog", _SEGMENT, 1)
@@ -57,20 +59,38 @@ def infer_config(root: Path, config_file: Path | None = None) -> StoreConfig:
 
 
 def open_read_only(root: Path, config_file: Path | None = None) -> MessageStore:
+    """Open the store in `root` for reading; a directory with neither `commitlog/` nor
+    `consumequeue/` is refused, so that a typo in the path does not read as an empty store."""
+    if not (root / "commitlog").is_dir() and not (root / "consumequeue").is_dir():
+        raise ConfigError(
+            f"{root} is not a store directory (no commitlog/ or consumequeue/ in it); "
+            "give the broker's storePathRootDir"
+        )
     store = MessageStore(infer_config(root, config_file), read_only=True)
     store.open()
     return store
 
 
-def iter_messages(store: MessageStore, *, topic: str | None = None) -> Iterator[MessageExt]:
-    """Every message record of the CommitLog in offset order (CorruptionError at a bad one)."""
+def iter_messages(
+    store: MessageStore,
+    *,
+    topic: str | None = None,
+    on_corruption: Callable[[str], None] | None = None,
+) -> Iterator[MessageExt]:
+    """Every message record of the CommitLog in offset order. A bad record goes to `on_corruption`
+    (file, position and reason) and reading goes on after it where recovery does; without a
+    callback it raises CorruptionError."""
     commit_log = store.commit_log
-    for scanned in commit_log.scan(commit_log.min_offset):
+    for scanned in scan_past_corruption(commit_log, commit_log.min_offset):
         info = scanned.info
         if info.blank:
             continue
         if info.size < 0:
-            raise CorruptionError(f"{commit_log.describe(scanned.commit_log_offset)}: {info.error}")
+            where = f"{commit_log.describe(scanned.commit_log_offset)}: {info.error}"
+            if on_corruption is None:
+                raise CorruptionError(where)
+            on_corruption(where)
+            continue
         if topic is not None and info.topic != topic:
             continue
         record = commit_log.get_data(scanned.commit_log_offset, info.size)
@@ -113,7 +133,7 @@ def verify_store(store: MessageStore, *, max_problems: int = 20) -> VerifyReport
         report.problems.append(text)
         return len(report.problems) >= max_problems
 
-    for scanned in commit_log.scan(commit_log.min_offset):
+    for scanned in scan_past_corruption(commit_log, commit_log.min_offset):
         info = scanned.info
         if info.blank:
             continue
@@ -121,7 +141,7 @@ def verify_store(store: MessageStore, *, max_problems: int = 20) -> VerifyReport
         if info.size < 0:
             if problem(f"CommitLog {commit_log.describe(offset)}: {info.error}"):
                 return report
-            break
+            continue
         report.records += 1
         properties = info.properties or {}
         tags_code = tags_code_of(info.topic, properties, info.store_timestamp, delay_levels)

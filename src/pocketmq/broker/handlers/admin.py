@@ -16,6 +16,7 @@ from pocketmq.broker.handlers.context import BrokerContext
 from pocketmq.broker.subscription_groups import SubscriptionGroupConfig
 from pocketmq.common.errors import ConfigError
 from pocketmq.common.message import MessageQueue
+from pocketmq.common.properties import parse_java_properties
 from pocketmq.common.topic import (
     PERM_INHERIT,
     PERM_PRIORITY,
@@ -50,7 +51,6 @@ from pocketmq.protocol.headers.consumer import (
     QueryTopicConsumeByWhoRequestHeader,
 )
 from pocketmq.remoting import Connection, Handler
-from pocketmq.store.config import parse_properties
 
 __all__ = ["AdminHandlers", "QUEUE_NUMS_MAX"]
 
@@ -390,7 +390,7 @@ class AdminHandlers:
         Store keys are refused here: they belong to broker.conf."""
         context = self._context
         try:
-            values = parse_properties((request.body or b"").decode("utf-8"))
+            values = parse_java_properties((request.body or b"").decode("utf-8"))
             updated = context.config.updated(values)
         except (ConfigError, UnicodeDecodeError, ValueError) as error:
             return make_response(request, ResponseCode.SYSTEM_ERROR, f"update broker config failed: {error}")
