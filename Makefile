@@ -34,4 +34,5 @@ bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-cpp build src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -f src/pocketmq/store/_speedups*.so
