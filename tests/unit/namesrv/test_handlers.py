@@ -197,7 +197,7 @@ async def test_namesrv_config_get_and_update(tmp_path: Path) -> None:
 )
 async def test_missing_header_fields_raise_protocol_error(tmp_path: Path, code: int) -> None:
     harness = Harness(tmp_path)
-    with pytest.raises(ProtocolError, match="lacks the required field"):
+    with pytest.raises(ProtocolError, match="is null"):
         await harness.call(make_request(code, {}))
 
 

@@ -7,8 +7,10 @@ conversion per field, with no per-field loop or reflection at run time.
 
 Decoding accepts what every client sends: Java strings ("4", "true"), and the JSON numbers and
 booleans of the C++ and other clients (4, true). A missing required field or a value that is not a
-number raises HeaderError naming the Java key (Java: "the custom field <topic> is null").
-Encoding writes strings, as Java does, and leaves out None fields.
+number (a JSON boolean is not one, as Integer.parseInt("true") fails in Java) raises HeaderError naming
+the Java key (Java: "the custom field <topic> is null"). Encoding writes strings, as Java does, and
+leaves out None fields, in field order or, with `@wire_header(key_order=...)`, in the order given:
+headers rebuilt byte for byte (REGISTER_BROKER) list their keys in the order Java's HashMap writes them.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
-from typing import Any, Final, Self, TypeVar, dataclass_transform
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Self, TypeVar, dataclass_transform, overload
 
 from pocketmq.common.errors import ProtocolError
 
@@ -98,13 +100,30 @@ def _field_kind(annotation: Any) -> tuple[type, bool]:
     return annotation, optional
 
 
+@overload
+def wire_header(cls: _H, /) -> _H: ...
+
+
+@overload
+def wire_header(*, key_order: Sequence[str]) -> Callable[[_H], _H]: ...
+
+
 @dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(java,))
-def wire_header(cls: _H) -> _H:
-    """Make `cls` a frozen, slotted, keyword-only dataclass and compile its extFields codecs."""
+def wire_header(cls: _H | None = None, /, *, key_order: Sequence[str] | None = None) -> Any:
+    """Make `cls` a frozen, slotted, keyword-only dataclass and compile its extFields codecs.
+
+    `key_order`: every Java key of the class, in the order `to_ext_fields` writes them (default: the
+    order of the fields)."""
+    if cls is None:
+        return lambda header_class: _compile(header_class, key_order)
+    return _compile(cls, key_order)
+
+
+def _compile(cls: _H, key_order: Sequence[str] | None) -> _H:
     made: Any = dataclasses.dataclass(frozen=True, slots=True, kw_only=True)(cls)
     hints = typing.get_type_hints(made)
     decode_lines = ["def from_ext_fields(cls, ext_fields):", "    get = ext_fields.get"]
-    encode_lines = ["def to_ext_fields(self):", "    out = {}"]
+    encode_by_key: dict[str, list[str]] = {}
     namespace: dict[str, Any] = {
         "_missing": _missing,
         "_bad": _bad,
@@ -115,6 +134,7 @@ def wire_header(cls: _H) -> _H:
         "new": object.__new__,
         "str": str,
         "int": int,
+        "bool": bool,
     }
     arguments = []
     for index, field in enumerate(dataclasses.fields(made)):
@@ -136,6 +156,7 @@ def wire_header(cls: _H) -> _H:
             decode_lines.append(f"{indent}{local} = v if v.__class__ is str else _as_str(v)")
         elif kind is int:
             # Java sends strings: int() takes them (and JSON numbers) in one call.
+            decode_lines.append(f"{indent}if v.__class__ is bool: raise _bad(cls, {key!r}, v, 'an integer')")
             decode_lines.append(f"{indent}try: {local} = int(v)")
             decode_lines.append(
                 f"{indent}except _INT_ERRORS: raise _bad(cls, {key!r}, v, 'an integer') from None"
@@ -150,11 +171,14 @@ def wire_header(cls: _H) -> _H:
         else:
             converted = "'true' if v else 'false'"
         if optional or field.default is None:
-            encode_lines.append(f"    v = {value}")
-            encode_lines.append(f"    if v is not None: out[{key!r}] = {converted}")
+            encode_by_key[key] = [f"    v = {value}", f"    if v is not None: out[{key!r}] = {converted}"]
         else:
-            encode_lines.append(f"    v = {value}")
-            encode_lines.append(f"    out[{key!r}] = {converted}")
+            encode_by_key[key] = [f"    v = {value}", f"    out[{key!r}] = {converted}"]
+    if key_order is not None and sorted(key_order) != sorted(encode_by_key):
+        raise TypeError(f"{made.__name__}: key_order {list(key_order)} is not its keys {list(encode_by_key)}")
+    encode_lines = ["def to_ext_fields(self):", "    out = {}"]
+    for key in encode_by_key if key_order is None else key_order:
+        encode_lines.extend(encode_by_key[key])
     # Fill the slots directly: the frozen dataclass __init__ (object.__setattr__ per field) costs as
     # much as all the parsing above. Only for the class itself, not for subclasses.
     decode_lines.append("    if cls is not made:")
