@@ -42,6 +42,7 @@ __all__ = [
     "load_broker_config_file",
     "format_effective_config",
     "local_ipv4_address",
+    "namesrv_addr_problem",
 ]
 
 
@@ -179,6 +180,8 @@ class BrokerConfig:
         for name in ("broker_cluster_name", "broker_name"):
             if not getattr(self, name):
                 raise ConfigError(f"{_PYTHON_TO_JAVA[name]} must not be empty")
+        if self.namesrv_addr is not None and (problem := namesrv_addr_problem(self.namesrv_addr)):
+            raise ConfigError(f"namesrvAddr={self.namesrv_addr!r}: {problem}")
 
     # -- derived -----------------------------------------------------------------------------------
     @property
@@ -379,6 +382,31 @@ class LoadedBrokerConfig:
         return [str(problem) for problem in self.unknown]
 
 
+_NAMESRV_ADDR_EXAMPLE = "127.0.0.1:9876;192.168.0.1:9876"
+
+
+def namesrv_addr_problem(namesrv_addr: str) -> str | None:
+    """None when `namesrv_addr` is a legal name server list ("host:port;host:port"), else a sentence
+    naming the bad entry and saying what to write instead.
+
+    Java: BrokerStartup checks every `;`-separated entry with RemotingUtil#string2SocketAddress and
+    refuses to start ("The Name Server Address[...] illegal"); an address that cannot be parsed must
+    not boot a broker that then only logs a warning at each registration. Empty entries (a trailing
+    `;`) are skipped, as Java's String#split drops trailing ones."""
+    entries = [entry.strip() for entry in namesrv_addr.split(";")]
+    if not any(entries):
+        return f"no name server address; give them as {_NAMESRV_ADDR_EXAMPLE}"
+    for entry in entries:
+        if not entry:
+            continue
+        host, separator, port_text = entry.rpartition(":")
+        if not separator or not host or any(char.isspace() for char in host):
+            return f"{entry!r} is not host:port; give the name servers as {_NAMESRV_ADDR_EXAMPLE}"
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+            return f"{entry!r}: the port {port_text!r} is not a TCP port (1..65535)"
+    return None
+
+
 def local_ipv4_address() -> str:
     """The address Java's RemotingUtil#getLocalAddress would pick, approximately: the source address
     of a route to a public host (no packet is sent), else 127.0.0.1."""
@@ -446,6 +474,8 @@ def load_broker_config(
     if strict and unknown:
         raise ConfigError("unknown keys in broker.conf: " + "; ".join(str(problem) for problem in unknown))
     if "namesrv_addr" not in broker_kwargs and environ is not None and environ.get("NAMESRV_ADDR"):
+        if problem := namesrv_addr_problem(environ["NAMESRV_ADDR"]):
+            raise ConfigError(f"NAMESRV_ADDR={environ['NAMESRV_ADDR']!r} (environment): {problem}")
         broker_kwargs["namesrv_addr"] = environ["NAMESRV_ADDR"]
     if broker_kwargs.get("broker_ip1") is None and detect_address:
         broker_kwargs["broker_ip1"] = local_ipv4_address()

@@ -20,11 +20,16 @@ from pathlib import Path
 import click
 
 from pocketmq.broker.broker import Broker
-from pocketmq.broker.config import LoadedBrokerConfig, format_effective_config, load_broker_config
+from pocketmq.broker.config import (
+    LoadedBrokerConfig,
+    format_effective_config,
+    load_broker_config,
+    namesrv_addr_problem,
+)
 from pocketmq.common.errors import ConfigError, NotBuiltError, PocketMQError
 from pocketmq.remoting import run
 
-__all__ = ["main", "mqbroker", "load_cli_config", "serve_until_signal"]
+__all__ = ["main", "mqbroker", "load_cli_config", "serve_until_signal", "check_namesrv_option"]
 
 
 def load_cli_config(config_file: Path | None, namesrv_addr: str | None) -> LoadedBrokerConfig:
@@ -32,6 +37,15 @@ def load_cli_config(config_file: Path | None, namesrv_addr: str | None) -> Loade
     text = config_file.read_text(encoding="utf-8") if config_file is not None else ""
     overrides = {"namesrvAddr": namesrv_addr} if namesrv_addr else None
     return load_broker_config(text, overrides=overrides, environ=os.environ, source=config_file)
+
+
+def check_namesrv_option(
+    _context: click.Context, _parameter: click.Parameter, value: str | None
+) -> str | None:
+    """Click callback of `-n`: a malformed name server list is a usage error, before anything starts."""
+    if value is not None and (problem := namesrv_addr_problem(value)):
+        raise click.BadParameter(problem)
+    return value
 
 
 async def serve_until_signal(broker: Broker, ready_line: str | None = None) -> int:
@@ -81,7 +95,13 @@ async def _serve(loaded: LoadedBrokerConfig) -> int:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Broker config file (Java properties, RocketMQ key names).",
 )
-@click.option("-n", "--namesrvAddr", "namesrv_addr", help="Name server address list, e.g. 127.0.0.1:9876;...")
+@click.option(
+    "-n",
+    "--namesrvAddr",
+    "namesrv_addr",
+    callback=check_namesrv_option,
+    help="Name server address list, e.g. 127.0.0.1:9876;...",
+)
 @click.option(
     "-p", "--printConfigItem", "print_config", is_flag=True, help="Print the effective config and exit."
 )

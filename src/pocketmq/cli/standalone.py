@@ -109,6 +109,6 @@ def standalone(store: Path, config_file: Path | None) -> None:
         text = config_file.read_text(encoding="utf-8") if config_file is not None else ""
         load_broker_config(text, detect_address=False)
     except (ConfigError, NotBuiltError, UnicodeDecodeError) as error:
-        raise click.ClickException(f"{config_file}: {error}") from error
+        raise click.ClickException(f"{config_file or 'broker config'}: {error}") from error
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sys.exit(run(_serve(store.absolute(), text)))

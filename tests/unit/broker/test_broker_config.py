@@ -13,6 +13,7 @@ from pocketmq.broker.config import (
     format_effective_config,
     load_broker_config,
     load_broker_config_file,
+    namesrv_addr_problem,
 )
 from pocketmq.common.errors import ConfigError, NotBuiltError
 from pocketmq.store.config import FlushDiskType
@@ -89,6 +90,9 @@ def test_unknown_keys_are_reported_with_line_and_suggestion() -> None:
         ("brokerId=-1", "brokerId=-1"),
         ("defaultTopicQueueNums=0", "must be positive"),
         ("flushDiskType=SOMETIMES", "flushDiskType"),
+        ("flushDiskType=FAST", "'FAST' is not a valid FlushDiskType: expected ASYNC_FLUSH or SYNC_FLUSH"),
+        ("namesrvAddr=notanaddr", "'notanaddr' is not host:port"),
+        ("namesrvAddr=127.0.0.1:9876;10.0.0.1:98765", "'10.0.0.1:98765': the port '98765' is not a TCP port"),
         ("brokerName=", "brokerName must not be empty"),
     ],
 )
@@ -109,6 +113,40 @@ def test_overrides_and_environment() -> None:
         detect_address=False,
     )
     assert loaded.broker.namesrv_addresses == ("127.0.0.1:9999",)
+
+
+@pytest.mark.parametrize(
+    "addresses", ["127.0.0.1:9876", "a:1;b:65535", " 10.0.0.1:9876 ; 10.0.0.2:9876 ;", "[::1]:9876"]
+)
+def test_legal_name_server_lists(addresses: str) -> None:
+    assert namesrv_addr_problem(addresses) is None
+    assert BrokerConfig(broker_name="a", namesrv_addr=addresses).namesrv_addresses
+
+
+@pytest.mark.parametrize(
+    ("addresses", "bad_entry"),
+    [
+        ("notanaddr", "'notanaddr' is not host:port"),
+        ("bogus:", "'bogus:': the port ''"),
+        (":9876", "':9876' is not host:port"),
+        ("a:1;b:0", "'b:0': the port '0'"),
+        ("a:65536", "'a:65536': the port '65536'"),
+        ("a:1;;b", "'b' is not host:port"),
+        ("a b:1", "'a b:1' is not host:port"),
+        ("a:\u00b2", "the port"),
+        (";", "no name server address"),
+    ],
+)
+def test_malformed_name_server_lists_are_refused_naming_the_entry(addresses: str, bad_entry: str) -> None:
+    """Java: BrokerStartup refuses an illegal namesrvAddr at start; so do we, and say which entry."""
+    problem = namesrv_addr_problem(addresses)
+    assert problem is not None and bad_entry in problem, problem
+    with pytest.raises(ConfigError, match="namesrvAddr="):
+        BrokerConfig(broker_name="a", namesrv_addr=addresses)
+    with pytest.raises(ConfigError, match=r"NAMESRV_ADDR=.*\(environment\)"):
+        load_broker_config("brokerName=a\n", environ={"NAMESRV_ADDR": addresses}, detect_address=False)
+    with pytest.raises(ConfigError, match="namesrvAddr="):
+        BrokerConfig(broker_name="a").updated({"namesrvAddr": addresses})
 
 
 def test_broker_ip_is_detected_when_missing() -> None:
