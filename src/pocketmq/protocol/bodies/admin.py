@@ -26,11 +26,12 @@ from pocketmq.protocol.bodies.base import (
     get_int,
     get_list,
     get_object,
+    get_object_list,
+    get_queue_map,
     get_str,
-    message_queue_key,
-    message_queue_to_json,
+    object_item,
+    queue_map_to_json,
 )
-from pocketmq.protocol.bodies.consumer import object_item, queue_map_items
 from pocketmq.protocol.bodies.heartbeat import subscription_from_json
 
 __all__ = [
@@ -78,22 +79,12 @@ class TopicStatsTable(JsonBody):
     offsets: Mapping[MessageQueue, TopicOffset] = field(default_factory=dict)  # "offsetTable"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "offsetTable": fastjson.object_key_map(
-                (message_queue_to_json(queue), self.offsets[queue].to_json())
-                for queue in sorted(self.offsets, key=message_queue_key)
-            )
-        }
+        return {"offsetTable": queue_map_to_json(self.offsets, TopicOffset.to_json)}
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> TopicStatsTable:
         what = cls.__name__
-        return cls(
-            offsets={
-                queue: TopicOffset.from_json(object_item(value, what))
-                for queue, value in queue_map_items(obj, "offsetTable", what)
-            }
-        )
+        return cls(offsets=get_queue_map(obj, "offsetTable", what, TopicOffset.from_json))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -220,10 +211,7 @@ class QueryConsumeQueueResponseBody(JsonBody):
         return cls(
             subscription=None if subscription is None else subscription_from_json(subscription, what),
             filter_data=get_str(obj, "filterData", what),
-            units=tuple(
-                ConsumeQueueData.from_json(object_item(item, what))
-                for item in get_list(obj, "queueData", what)
-            ),
+            units=get_object_list(obj, "queueData", what, ConsumeQueueData.from_json),
             max_queue_index=get_int(obj, "maxQueueIndex", what),
             min_queue_index=get_int(obj, "minQueueIndex", what),
         )

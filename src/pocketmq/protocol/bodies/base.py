@@ -1,4 +1,5 @@
-"""Helpers shared by the JSON bodies: lenient field readers, MessageQueue JSON, Java enums on the wire.
+"""Helpers shared by the JSON bodies: lenient field readers, MessageQueue JSON and maps keyed by
+MessageQueue, lists of objects, Java enums on the wire.
 
 Java clients send enums by name, the C++ client by ordinal; numbers may arrive as strings. Readers
 take both and raise BodyError (a ProtocolError: the request is answered SYSTEM_ERROR) naming the field.
@@ -6,9 +7,11 @@ take both and raise BodyError (a ProtocolError: the request is answered SYSTEM_E
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, Self, TypeVar
+
+import orjson
 
 from pocketmq.common.errors import ProtocolError
 from pocketmq.common.message import MessageQueue
@@ -24,11 +27,16 @@ __all__ = [
     "get_bool",
     "get_list",
     "get_object",
+    "object_item",
+    "get_object_list",
     "require_str",
     "enum_from_wire",
     "message_queue_to_json",
     "message_queue_from_json",
     "message_queue_key",
+    "queue_map_items",
+    "get_queue_map",
+    "queue_map_to_json",
 ]
 
 
@@ -37,6 +45,7 @@ class BodyError(ProtocolError):
 
 
 _E = TypeVar("_E", bound=Enum)
+_T = TypeVar("_T")
 
 
 class JsonBody:
@@ -158,6 +167,19 @@ def get_object(obj: Mapping[str, Any], key: str, what: str) -> dict[Any, Any]:
     raise _bad(what, key, value, "an object")
 
 
+def object_item(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BodyError(f"{what}: expected an object, got {value!r:.80}")
+    return value
+
+
+def get_object_list(
+    obj: Mapping[str, Any], key: str, what: str, from_json: Callable[[dict[str, Any]], _T]
+) -> tuple[_T, ...]:
+    """A JSON array of objects, each decoded by `from_json`."""
+    return tuple(from_json(object_item(item, what)) for item in get_list(obj, key, what))
+
+
 def enum_from_wire(kind: type[_E], value: Any, default: _E) -> _E:
     """A Java enum sent by name (Java clients) or by ordinal (the C++ client); unknown or None: default."""
     if value is None or isinstance(value, bool):
@@ -192,3 +214,34 @@ def message_queue_from_json(obj: Any, what: str = "MessageQueue") -> MessageQueu
 def message_queue_key(queue: MessageQueue) -> tuple[str, str, int]:
     """Java's MessageQueue ordering (topic, brokerName, queueId), for TreeMap/TreeSet-ordered output."""
     return (queue.topic, queue.broker_name, queue.queue_id)
+
+
+def queue_map_items(obj: Mapping[str, Any], key: str, what: str) -> list[tuple[MessageQueue, Any]]:
+    """A fastjson map keyed by MessageQueue objects (or, from lenient writers, by JSON strings)."""
+    pairs = []
+    for raw_key, value in get_object(obj, key, what).items():
+        queue_key = raw_key
+        if isinstance(raw_key, str):
+            try:
+                queue_key = fastjson.loads(raw_key)
+            except Exception:
+                raise BodyError(
+                    f"{what}: {key} has a key that is not a message queue: {raw_key!r:.80}"
+                ) from None
+        pairs.append((message_queue_from_json(queue_key, what), value))
+    return pairs
+
+
+def get_queue_map(
+    obj: Mapping[str, Any], key: str, what: str, from_json: Callable[[dict[str, Any]], _T]
+) -> dict[MessageQueue, _T]:
+    """A fastjson map keyed by MessageQueue whose values are objects, each decoded by `from_json`."""
+    return {queue: from_json(object_item(value, what)) for queue, value in queue_map_items(obj, key, what)}
+
+
+def queue_map_to_json(table: Mapping[MessageQueue, _T], to_json: Callable[[_T], Any]) -> orjson.Fragment:
+    """A map keyed by MessageQueue as fastjson writes it (object keys), in Java's MessageQueue order."""
+    return fastjson.object_key_map(
+        (message_queue_to_json(queue), to_json(table[queue]))
+        for queue in sorted(table, key=message_queue_key)
+    )

@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from pocketmq.common.filter_expression import SubscriptionData
 from pocketmq.common.message import MessageQueue
-from pocketmq.protocol import fastjson
 from pocketmq.protocol.bodies.base import (
-    BodyError,
     JsonBody,
     enum_from_wire,
     get_bool,
@@ -29,10 +27,14 @@ from pocketmq.protocol.bodies.base import (
     get_int,
     get_list,
     get_object,
+    get_object_list,
+    get_queue_map,
     get_str,
     message_queue_from_json,
-    message_queue_key,
     message_queue_to_json,
+    object_item,
+    queue_map_items,
+    queue_map_to_json,
     require_str,
 )
 from pocketmq.protocol.bodies.heartbeat import (
@@ -60,8 +62,6 @@ __all__ = [
     "ConsumerRunningInfo",
     "CMResult",
     "ConsumeMessageDirectlyResult",
-    "queue_map_items",
-    "object_item",
 ]
 
 
@@ -69,34 +69,12 @@ def _queues(obj: Mapping[str, Any], key: str, what: str) -> tuple[MessageQueue, 
     return tuple(message_queue_from_json(item, what) for item in get_list(obj, key, what))
 
 
-def queue_map_items(obj: Mapping[str, Any], key: str, what: str) -> list[tuple[MessageQueue, Any]]:
-    """A fastjson map keyed by MessageQueue objects (or, from lenient writers, by JSON strings)."""
-    pairs = []
-    for raw_key, value in get_object(obj, key, what).items():
-        queue_key = raw_key
-        if isinstance(raw_key, str):
-            try:
-                queue_key = fastjson.loads(raw_key)
-            except Exception:
-                raise BodyError(
-                    f"{what}: {key} has a key that is not a message queue: {raw_key!r:.80}"
-                ) from None
-        pairs.append((message_queue_from_json(queue_key, what), value))
-    return pairs
-
-
-def object_item(value: Any, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BodyError(f"{what}: expected an object, got {value!r:.80}")
-    return value
-
-
 # ------------------------------------------------------------------------------------------ locks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LockBatchRequestBody(JsonBody):
-    """LOCK_BATCH_MQ (41) request: an orderly consumer asks for exclusive queues."""
+class _QueueBatchRequestBody(JsonBody):
+    """The fields LOCK_BATCH_MQ and UNLOCK_BATCH_MQ requests share (Java: two classes alike)."""
 
     consumer_group: str  # "consumerGroup"
     client_id: str  # "clientId"
@@ -110,7 +88,7 @@ class LockBatchRequestBody(JsonBody):
         }
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> LockBatchRequestBody:
+    def from_json(cls, obj: Mapping[str, Any]) -> Self:
         what = cls.__name__
         return cls(
             consumer_group=require_str(obj, "consumerGroup", what),
@@ -120,28 +98,13 @@ class LockBatchRequestBody(JsonBody):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UnlockBatchRequestBody(JsonBody):
+class LockBatchRequestBody(_QueueBatchRequestBody):
+    """LOCK_BATCH_MQ (41) request: an orderly consumer asks for exclusive queues."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnlockBatchRequestBody(_QueueBatchRequestBody):
     """UNLOCK_BATCH_MQ (42) request."""
-
-    consumer_group: str  # "consumerGroup"
-    client_id: str  # "clientId"
-    queues: tuple[MessageQueue, ...] = ()  # "mqSet"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "clientId": self.client_id,
-            "consumerGroup": self.consumer_group,
-            "mqSet": [message_queue_to_json(queue) for queue in self.queues],
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> UnlockBatchRequestBody:
-        what = cls.__name__
-        return cls(
-            consumer_group=require_str(obj, "consumerGroup", what),
-            client_id=require_str(obj, "clientId", what),
-            queues=_queues(obj, "mqSet", what),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -228,10 +191,7 @@ class ConsumerConnection(JsonBody):
     def from_json(cls, obj: Mapping[str, Any]) -> ConsumerConnection:
         what = cls.__name__
         return cls(
-            connections=tuple(
-                ClientConnection.from_json(object_item(item, what))
-                for item in get_list(obj, "connectionSet", what)
-            ),
+            connections=get_object_list(obj, "connectionSet", what, ClientConnection.from_json),
             subscriptions={
                 str(topic): subscription_from_json(item, what)
                 for topic, item in get_object(obj, "subscriptionTable", what).items()
@@ -263,12 +223,7 @@ class ProducerConnection(JsonBody):
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> ProducerConnection:
         what = cls.__name__
-        return cls(
-            connections=tuple(
-                ClientConnection.from_json(object_item(item, what))
-                for item in get_list(obj, "connectionSet", what)
-            )
-        )
+        return cls(connections=get_object_list(obj, "connectionSet", what, ClientConnection.from_json))
 
 
 # ------------------------------------------------------------------------------------ statistics
@@ -308,20 +263,14 @@ class ConsumeStats(JsonBody):
     def to_json(self) -> dict[str, Any]:
         return {
             "consumeTps": float(self.consume_tps),
-            "offsetTable": fastjson.object_key_map(
-                (message_queue_to_json(queue), self.offsets[queue].to_json())
-                for queue in sorted(self.offsets, key=message_queue_key)
-            ),
+            "offsetTable": queue_map_to_json(self.offsets, OffsetWrapper.to_json),
         }
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> ConsumeStats:
         what = cls.__name__
         return cls(
-            offsets={
-                queue: OffsetWrapper.from_json(object_item(value, what))
-                for queue, value in queue_map_items(obj, "offsetTable", what)
-            },
+            offsets=get_queue_map(obj, "offsetTable", what, OffsetWrapper.from_json),
             consume_tps=get_float(obj, "consumeTps", what),
         )
 
@@ -371,12 +320,7 @@ class QueryConsumeTimeSpanBody(JsonBody):
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> QueryConsumeTimeSpanBody:
         what = cls.__name__
-        return cls(
-            spans=tuple(
-                QueueTimeSpan.from_json(object_item(item, what))
-                for item in get_list(obj, "consumeTimeSpanSet", what)
-            )
-        )
+        return cls(spans=get_object_list(obj, "consumeTimeSpanSet", what, QueueTimeSpan.from_json))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -386,12 +330,7 @@ class ResetOffsetBody(JsonBody):
     offsets: Mapping[MessageQueue, int] = field(default_factory=dict)  # "offsetTable"
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "offsetTable": fastjson.object_key_map(
-                (message_queue_to_json(queue), self.offsets[queue])
-                for queue in sorted(self.offsets, key=message_queue_key)
-            )
-        }
+        return {"offsetTable": queue_map_to_json(self.offsets, int)}
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> ResetOffsetBody:
@@ -509,10 +448,7 @@ class ConsumerRunningInfo(JsonBody):
         out: dict[str, Any] = {}
         if self.jstack is not None:
             out["jstack"] = self.jstack
-        out["mqTable"] = fastjson.object_key_map(
-            (message_queue_to_json(queue), self.queues[queue].to_json())
-            for queue in sorted(self.queues, key=message_queue_key)
-        )
+        out["mqTable"] = queue_map_to_json(self.queues, ProcessQueueInfo.to_json)
         out["properties"] = dict(self.properties)
         out["statusTable"] = {topic: self.status[topic].to_json() for topic in sorted(self.status)}
         out["subscriptionSet"] = [subscription.to_json() for subscription in self.subscriptions]
@@ -526,10 +462,7 @@ class ConsumerRunningInfo(JsonBody):
             subscriptions=tuple(
                 subscription_from_json(item, what) for item in get_list(obj, "subscriptionSet", what)
             ),
-            queues={
-                queue: ProcessQueueInfo.from_json(object_item(value, what))
-                for queue, value in queue_map_items(obj, "mqTable", what)
-            },
+            queues=get_queue_map(obj, "mqTable", what, ProcessQueueInfo.from_json),
             status={
                 str(topic): ConsumeStatus.from_json(object_item(value, what))
                 for topic, value in get_object(obj, "statusTable", what).items()
