@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pocketmq.store.config_file import ConfigFile, dumps_fastjson_pretty
+from pocketmq.broker.config_manager import ConfigManager
 
 __all__ = ["ConsumerOffsetManager", "TOPIC_GROUP_SEPARATOR"]
 
@@ -31,36 +31,21 @@ def _split(key: str) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 2 else None
 
 
-class ConsumerOffsetManager:
+class ConsumerOffsetManager(ConfigManager):
     def __init__(self, config_dir: Path | str) -> None:
-        self.config_file = ConfigFile(Path(config_dir) / FILE_NAME)
+        super().__init__(config_dir, FILE_NAME)
         self._table: dict[str, dict[int, int]] = {}
-        #: True when an offset changed since the last encode.
-        self.dirty = False
 
-    # -- persistence ----------------------------------------------------------------------------
-    def load(self) -> bool:
-        """Replace the table with consumerOffset.json (or its .bak); True when a file was read."""
-        document = self.config_file.load()
-        if not isinstance(document, Mapping):
-            return False
+    # -- persistence: consumerOffset.json (or its .bak) replaces the table ---------------------------
+    def decode(self, document: Mapping[str, Any]) -> None:
         table: dict[str, dict[int, int]] = {}
         for key, offsets in (document.get("offsetTable") or {}).items():
             if isinstance(offsets, Mapping):
                 table[str(key)] = {int(queue_id): int(offset) for queue_id, offset in offsets.items()}
         self._table = table
-        return True
 
     def to_json(self) -> dict[str, Any]:
         return {"offsetTable": {key: dict(offsets) for key, offsets in self._table.items()}}
-
-    def encode(self) -> str:
-        self.dirty = False
-        return dumps_fastjson_pretty(self.to_json())
-
-    def persist(self) -> None:
-        """Write consumerOffset.json now (blocking: fsync)."""
-        self.config_file.save_text(self.encode())
 
     # -- commits and queries --------------------------------------------------------------------
     def commit_offset(self, group: str, topic: str, queue_id: int, offset: int) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pocketmq.store.config_file import ConfigFile, dumps_fastjson_pretty
+from pocketmq.broker.config_manager import ConfigManager
 
 __all__ = ["ScheduleOffsetTable", "delay_level_to_queue_id", "queue_id_to_delay_level"]
 
@@ -29,33 +29,19 @@ def queue_id_to_delay_level(queue_id: int) -> int:
     return queue_id + 1
 
 
-class ScheduleOffsetTable:
+class ScheduleOffsetTable(ConfigManager):
     def __init__(self, config_dir: Path | str) -> None:
-        self.config_file = ConfigFile(Path(config_dir) / FILE_NAME)
+        super().__init__(config_dir, FILE_NAME)
         self._offsets: dict[int, int] = {}
-        #: True when an offset changed since the last encode.
-        self.dirty = False
 
-    def load(self) -> bool:
-        """Replace the table with delayOffset.json (or its .bak); True when a file was read."""
-        document = self.config_file.load()
-        if not isinstance(document, Mapping):
-            return False
+    def decode(self, document: Mapping[str, Any]) -> None:
+        """delayOffset.json (or its .bak) replaces the table."""
         raw = document.get("offsetTable") or {}
         self._offsets = {int(level): int(offset) for level, offset in raw.items()}
-        return True
 
     def to_json(self) -> dict[str, Any]:
         """The file document; also the GET_ALL_DELAY_OFFSET body (Java encodes the same JSON)."""
         return {"offsetTable": dict(self._offsets)}
-
-    def encode(self) -> str:
-        self.dirty = False
-        return dumps_fastjson_pretty(self.to_json())
-
-    def persist(self) -> None:
-        """Write delayOffset.json now (blocking: fsync)."""
-        self.config_file.save_text(self.encode())
 
     @property
     def offsets(self) -> Mapping[int, int]:

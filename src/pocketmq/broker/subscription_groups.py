@@ -3,7 +3,7 @@
 Java: SubscriptionGroupManager, SubscriptionGroupConfig. The table starts with RocketMQ's built-in
 groups, then the file overrides and extends it. Unknown groups are created on first use when
 `autoCreateSubscriptionGroup` is on (and always for `CID_RMQ_SYS_*` groups). Like the topic table,
-a change bumps the DataVersion and sets `dirty`; the broker persists.
+a change bumps the DataVersion and sets `dirty`; the broker persists (config_manager.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pocketmq.protocol.bodies.route import DataVersion
-from pocketmq.store.config_file import ConfigFile, dumps_fastjson_pretty
+from pocketmq.broker.config_manager import VersionedTable
 
 __all__ = [
     "SubscriptionGroupConfig",
@@ -120,54 +119,22 @@ class SubscriptionGroupConfig:
         )
 
 
-class SubscriptionGroupManager:
+class SubscriptionGroupManager(VersionedTable[SubscriptionGroupConfig]):
+    """The consumer groups of one broker. `to_json()` is the file document, also the
+    GET_ALL_SUBSCRIPTIONGROUP_CONFIG body (Java SubscriptionGroupWrapper)."""
+
+    TABLE_KEY = "subscriptionGroupTable"
+
     def __init__(self, config_dir: Path | str, *, auto_create_subscription_group: bool, now_ms: int) -> None:
-        self.config_file = ConfigFile(Path(config_dir) / FILE_NAME)
+        built_in = ((name, SubscriptionGroupConfig(group_name=name)) for name in _BUILT_IN_GROUPS)
+        super().__init__(config_dir, FILE_NAME, built_in, now_ms=now_ms)
         self._auto_create = auto_create_subscription_group
-        self._table: dict[str, SubscriptionGroupConfig] = {
-            name: SubscriptionGroupConfig(group_name=name) for name in _BUILT_IN_GROUPS
-        }
-        self._data_version = DataVersion(counter=0, timestamp_ms=now_ms)
-        #: True when the table changed since the last encode.
-        self.dirty = False
 
-    # -- persistence ----------------------------------------------------------------------------
-    def load(self) -> bool:
-        """Merge subscriptionGroup.json (or its .bak) over the built-in groups; True when read."""
-        document = self.config_file.load()
-        if not isinstance(document, Mapping):
-            return False
-        loaded: dict[str, SubscriptionGroupConfig] = {}
-        for name, raw in (document.get("subscriptionGroupTable") or {}).items():
-            if isinstance(raw, Mapping):
-                loaded[str(name)] = SubscriptionGroupConfig.from_json({"groupName": name, **raw})
-        # The file's entries override the built-in ones; its order is kept so a rewrite is identical.
-        self._table = loaded | {name: config for name, config in self._table.items() if name not in loaded}
-        if isinstance(document.get("dataVersion"), Mapping):
-            self._data_version = DataVersion.from_json(document["dataVersion"])
-        return True
-
-    def to_json(self) -> dict[str, Any]:
-        """The file document; also the GET_ALL_SUBSCRIPTIONGROUP_CONFIG body (Java
-        SubscriptionGroupWrapper: subscriptionGroupTable + dataVersion)."""
-        return {
-            "dataVersion": self._data_version.to_json(),
-            "subscriptionGroupTable": {name: config.to_json() for name, config in self._table.items()},
-        }
-
-    def encode(self) -> str:
-        self.dirty = False
-        return dumps_fastjson_pretty(self.to_json())
-
-    def persist(self) -> None:
-        """Write subscriptionGroup.json now (blocking: fsync)."""
-        self.config_file.save_text(self.encode())
+    # -- persistence: subscriptionGroup.json (or its .bak) merged over the built-in groups ----------
+    def entry_from_json(self, name: str, raw: Mapping[str, Any]) -> tuple[str, SubscriptionGroupConfig]:
+        return str(name), SubscriptionGroupConfig.from_json({"groupName": name, **raw})
 
     # -- queries and changes --------------------------------------------------------------------
-    @property
-    def data_version(self) -> DataVersion:
-        return self._data_version
-
     @property
     def groups(self) -> Mapping[str, SubscriptionGroupConfig]:
         return MappingProxyType(self._table)
@@ -211,7 +178,3 @@ class SubscriptionGroupManager:
             return False
         self._changed(now_ms)
         return True
-
-    def _changed(self, now_ms: int) -> None:
-        self._data_version = self._data_version.next_version(now_ms)
-        self.dirty = True

@@ -5,9 +5,8 @@ Java: TopicConfigManager, TopicValidator's system-topic set. The table starts wi
 .bak) overrides and extends them. Every change bumps the DataVersion, which REGISTER_BROKER carries
 to the name servers.
 
-Persistence is the caller's: a change sets `dirty` and returns; the broker writes the file with
-`persist()` (blocking) or `encode()` on the event loop and `config_file.save_text` in a thread, and
-registers with the name servers when `created` says a topic is new.
+Persistence is the caller's (config_manager.py): a change sets `dirty` and returns; the broker writes
+the file and registers with the name servers when `created` says a topic is new.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pocketmq.broker.config import BrokerConfig
+from pocketmq.broker.config_manager import VersionedTable
 from pocketmq.common.topic import (
     PERM_INHERIT,
     PERM_READ,
@@ -29,8 +29,6 @@ from pocketmq.common.topic import (
     dlq_topic,
     retry_topic,
 )
-from pocketmq.protocol.bodies.route import DataVersion
-from pocketmq.store.config_file import ConfigFile, dumps_fastjson_pretty
 
 __all__ = [
     "TopicConfigManager",
@@ -132,61 +130,28 @@ def _system_topic_configs(broker: BrokerConfig) -> list[TopicConfig]:
     return configs
 
 
-class TopicConfigManager:
+class TopicConfigManager(VersionedTable[TopicConfig]):
     """The topic table of one broker. Returned TopicConfig objects are snapshots: change a topic
-    with `update_topic_config`, never by mutating one."""
+    with `update_topic_config`, never by mutating one. `to_json()` is the topics.json document, also
+    the `topicConfigSerializeWrapper` of REGISTER_BROKER and the body of GET_ALL_TOPIC_CONFIG (Java
+    TopicConfigSerializeWrapper)."""
+
+    TABLE_KEY = "topicConfigTable"
 
     def __init__(self, broker: BrokerConfig, config_dir: Path | str, *, now_ms: int) -> None:
-        self._broker = broker
-        self.config_file = ConfigFile(Path(config_dir) / FILE_NAME)
-        self._table: dict[str, TopicConfig] = {}
-        self._data_version = DataVersion(counter=0, timestamp_ms=now_ms)
         system = _system_topic_configs(broker)
-        for config in system:
-            self._table[config.topic_name] = config
+        super().__init__(
+            config_dir, FILE_NAME, ((config.topic_name, config) for config in system), now_ms=now_ms
+        )
+        self._broker = broker
         self._system_topics = _STATIC_SYSTEM_TOPICS | {config.topic_name for config in system}
-        #: True when the table changed since the last encode.
-        self.dirty = False
 
-    # -- persistence ----------------------------------------------------------------------------
-    def load(self) -> bool:
-        """Merge topics.json (or its .bak) over the system topics; True when a file was read."""
-        document = self.config_file.load()
-        if not isinstance(document, Mapping):
-            return False
-        loaded: dict[str, TopicConfig] = {}
-        for name, raw in (document.get("topicConfigTable") or {}).items():
-            if isinstance(raw, Mapping):
-                config = TopicConfig.from_json({"topicName": name, **raw})
-                loaded[config.topic_name] = config
-        # The file's entries override the system topics; its order is kept so a rewrite is identical.
-        self._table = loaded | {name: config for name, config in self._table.items() if name not in loaded}
-        if isinstance(document.get("dataVersion"), Mapping):
-            self._data_version = DataVersion.from_json(document["dataVersion"])
-        return True
-
-    def to_json(self) -> dict[str, Any]:
-        """The topics.json document; also the `topicConfigSerializeWrapper` of REGISTER_BROKER and
-        the body of GET_ALL_TOPIC_CONFIG (Java TopicConfigSerializeWrapper)."""
-        return {
-            "dataVersion": self._data_version.to_json(),
-            "topicConfigTable": {name: config.to_json() for name, config in self._table.items()},
-        }
-
-    def encode(self) -> str:
-        """The topics.json text as the 4.9.8 broker writes it. Clears `dirty`."""
-        self.dirty = False
-        return dumps_fastjson_pretty(self.to_json())
-
-    def persist(self) -> None:
-        """Write topics.json now (blocking: fsync)."""
-        self.config_file.save_text(self.encode())
+    # -- persistence: topics.json (or its .bak) merged over the system topics ------------------------
+    def entry_from_json(self, name: str, raw: Mapping[str, Any]) -> tuple[str, TopicConfig]:
+        config = TopicConfig.from_json({"topicName": name, **raw})
+        return config.topic_name, config
 
     # -- queries --------------------------------------------------------------------------------
-    @property
-    def data_version(self) -> DataVersion:
-        return self._data_version
-
     @property
     def topics(self) -> Mapping[str, TopicConfig]:
         """A read-only view of the table."""
@@ -204,10 +169,6 @@ class TopicConfigManager:
         return config is not None and config.order
 
     # -- changes --------------------------------------------------------------------------------
-    def _changed(self, now_ms: int) -> None:
-        self._data_version = self._data_version.next_version(now_ms)
-        self.dirty = True
-
     def create_topic_in_send_message_method(
         self,
         topic: str,
