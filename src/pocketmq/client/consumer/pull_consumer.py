@@ -12,12 +12,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from pocketmq.client.api import PullResult, PullStatus, decode_pulled_messages
-from pocketmq.client.consumer.offset_store import (
-    LocalFileOffsetStore,
-    OffsetStore,
-    ReadOffsetType,
-    RemoteBrokerOffsetStore,
-)
+from pocketmq.client.consumer.broker_calls import ConsumerBrokerCalls
+from pocketmq.client.consumer.offset_store import OffsetStore, ReadOffsetType
 from pocketmq.client.consumer.rebalance import ConsumeType, MessageModel
 from pocketmq.client.instance import ClientConfig, ClientInstance, get_client_instance
 from pocketmq.common.clock import SYSTEM_CLOCK, Clock
@@ -46,8 +42,8 @@ def filter_by_tags(messages: list[MessageExt], subscription: SubscriptionData) -
     return [m for m in messages if m.properties.get(MessageConst.TAGS) in tags]
 
 
-class PullConsumerBase:
-    """What both pull consumers share: the instance, the offset store, broker calls."""
+class PullConsumerBase(ConsumerBrokerCalls):
+    """What both pull consumers share: the instance, the offset store, broker calls (ConsumerBrokerCalls)."""
 
     consume_type = ConsumeType.CONSUME_ACTIVELY
 
@@ -93,14 +89,7 @@ class PullConsumerBase:
 
     async def _start_instance(self) -> ClientInstance:
         instance = get_client_instance(self.client_config)
-        if self.message_model is MessageModel.CLUSTERING:
-            self._offset_store = RemoteBrokerOffsetStore(
-                consumer_group=self._group, query_offset=self._query_offset, commit_offset=self._commit_offset
-            )
-        else:
-            self._offset_store = LocalFileOffsetStore(
-                client_id=instance.client_id, consumer_group=self._group, store_dir=self._offset_store_dir
-            )
+        self._offset_store = self._new_offset_store(instance, self.message_model, self._offset_store_dir)
         await self._offset_store.load()
         instance.register_consumer(self)
         self._instance = instance
@@ -141,47 +130,6 @@ class PullConsumerBase:
     async def reset_offset(self, topic: str, offsets: dict[MessageQueue, int]) -> None:
         for queue, offset in offsets.items():
             self.offset_store.update_offset(queue, offset, increase_only=False)
-
-    # -- broker calls ---------------------------------------------------------------------------
-
-    async def broker_addr(self, queue: MessageQueue) -> str:
-        instance = self.instance
-        addr = instance.find_broker_address_in_subscribe(queue.broker_name)
-        if addr is None:
-            await instance.update_topic_route(queue.topic)
-            addr = instance.find_broker_address_in_subscribe(queue.broker_name)
-            if addr is None:
-                raise ClientError(14, None, f"The broker[{queue.broker_name}] not exist")
-        return addr
-
-    async def _query_offset(self, queue: MessageQueue) -> int:
-        api = self.instance.api
-        timeout = self.client_config.client_api_timeout_ms
-        return await api.query_consumer_offset(await self.broker_addr(queue), self._group, queue, timeout)
-
-    async def _commit_offset(self, queue: MessageQueue, offset: int, oneway: bool) -> None:
-        await self.instance.api.update_consumer_offset(
-            await self.broker_addr(queue),
-            self._group,
-            queue,
-            offset,
-            oneway=oneway,
-            timeout_ms=self.client_config.client_api_timeout_ms,
-        )
-
-    async def max_offset(self, queue: MessageQueue) -> int:
-        timeout = self.client_config.client_api_timeout_ms
-        return await self.instance.api.get_max_offset(await self.broker_addr(queue), queue, timeout)
-
-    async def min_offset(self, queue: MessageQueue) -> int:
-        timeout = self.client_config.client_api_timeout_ms
-        return await self.instance.api.get_min_offset(await self.broker_addr(queue), queue, timeout)
-
-    async def search_offset(self, queue: MessageQueue, timestamp_ms: int) -> int:
-        timeout = self.client_config.client_api_timeout_ms
-        return await self.instance.api.search_offset(
-            await self.broker_addr(queue), queue, timestamp_ms, timeout
-        )
 
     async def fetch_message_queues(self, topic: str) -> list[MessageQueue]:
         """The readable queues of `topic` (Java fetchSubscribeMessageQueues)."""

@@ -30,18 +30,14 @@ from typing import Any, Final
 from pocketmq import __version__
 from pocketmq.client.api import PullStatus, decode_pulled_messages
 from pocketmq.client.consumer.allocation import AllocateStrategy, Averagely
+from pocketmq.client.consumer.broker_calls import ConsumerBrokerCalls
 from pocketmq.client.consumer.consume_from import (
     ConsumeFromWhere,
     compute_pull_from_where,
     default_consume_timestamp,
     parse_consume_timestamp,
 )
-from pocketmq.client.consumer.offset_store import (
-    LocalFileOffsetStore,
-    OffsetStore,
-    ReadOffsetType,
-    RemoteBrokerOffsetStore,
-)
+from pocketmq.client.consumer.offset_store import OffsetStore, ReadOffsetType
 from pocketmq.client.consumer.orderly import retry_message_for
 from pocketmq.client.consumer.process_queue import (
     PULL_DELAY_WHEN_EXCEPTION_MS,
@@ -249,7 +245,7 @@ class _ConsumeTracer:
 _ConsumeRequest = tuple[list[MessageExt], ProcessQueue, MessageQueue]
 
 
-class PushConsumer:
+class PushConsumer(ConsumerBrokerCalls):
     """A push consumer of one group: `subscribe`, `register_message_listener`, `await start()`."""
 
     # issue 4 (orderly): OrderlyPushConsumer (consume_orderly_service.py) sets this; it switches the
@@ -369,15 +365,9 @@ class PushConsumer:
             self._subscriptions.setdefault(
                 retry, build_subscription_data(retry, "*", sub_version=self.clock.now_ms())
             )
-            self._offset_store = RemoteBrokerOffsetStore(
-                consumer_group=self._group, query_offset=self._query_offset, commit_offset=self._commit_offset
-            )
-        else:
-            self._offset_store = LocalFileOffsetStore(
-                client_id=instance.client_id,
-                consumer_group=self._group,
-                store_dir=self.config.offset_store_dir,
-            )
+        self._offset_store = self._new_offset_store(
+            instance, self.config.message_model, self.config.offset_store_dir
+        )
         await self._offset_store.load()
         self._rebalancer = Rebalancer(
             consumer_group=self._group,
@@ -650,8 +640,8 @@ class PushConsumer:
                 consume_from_where=self.config.consume_from_where,
                 queue=queue,
                 offset_store=self.offset_store,
-                max_offset=self._max_offset,
-                search_offset=self._search_offset,
+                max_offset=self.max_offset,
+                search_offset=self.search_offset,
                 consume_timestamp_ms=self._consume_timestamp_ms,
             )
         except (PocketMQError, OSError) as error:
@@ -661,45 +651,6 @@ class PushConsumer:
     def dispatch_pull(self, queue: MessageQueue, process_queue: ProcessQueue, next_offset: int) -> None:
         self._pull_tasks[queue] = asyncio.get_running_loop().create_task(
             self._pull_loop(queue, process_queue, next_offset), name=f"pull-{self._group}-{queue}"
-        )
-
-    # -- broker calls used by the offset store and consume-from-where ----------------------------
-
-    async def _broker_addr(self, queue: MessageQueue) -> str:
-        instance = self.instance
-        addr = instance.find_broker_address_in_subscribe(queue.broker_name)
-        if addr is None:
-            await instance.update_topic_route(queue.topic)
-            addr = instance.find_broker_address_in_subscribe(queue.broker_name)
-            if addr is None:
-                raise ClientError(14, None, f"The broker[{queue.broker_name}] not exist")
-        return addr
-
-    async def _query_offset(self, queue: MessageQueue) -> int:
-        addr = await self._broker_addr(queue)
-        return await self.instance.api.query_consumer_offset(
-            addr, self._group, queue, self.client_config.client_api_timeout_ms
-        )
-
-    async def _commit_offset(self, queue: MessageQueue, offset: int, oneway: bool) -> None:
-        addr = await self._broker_addr(queue)
-        await self.instance.api.update_consumer_offset(
-            addr,
-            self._group,
-            queue,
-            offset,
-            oneway=oneway,
-            timeout_ms=self.client_config.client_api_timeout_ms,
-        )
-
-    async def _max_offset(self, queue: MessageQueue) -> int:
-        addr = await self._broker_addr(queue)
-        return await self.instance.api.get_max_offset(addr, queue, self.client_config.client_api_timeout_ms)
-
-    async def _search_offset(self, queue: MessageQueue, timestamp_ms: int) -> int:
-        addr = await self._broker_addr(queue)
-        return await self.instance.api.search_offset(
-            addr, queue, timestamp_ms, self.client_config.client_api_timeout_ms
         )
 
     # -- pulling --------------------------------------------------------------------------------
@@ -752,7 +703,7 @@ class PushConsumer:
         instance = self.instance
         addr = instance.find_broker_address_in_subscribe(
             queue.broker_name, self._suggested_broker.get(queue, 0)
-        ) or await self._broker_addr(queue)
+        ) or await self.broker_addr(queue)
         header = PullMessageRequestHeader(
             consumer_group=self._group,
             topic=queue.topic,
@@ -940,7 +891,7 @@ class PushConsumer:
         configured = self.config.max_reconsume_times
         max_reconsume_times = 16 if configured == -1 else configured
         try:
-            addr = await self._broker_addr(queue)
+            addr = await self.broker_addr(queue)
             await instance.api.consumer_send_message_back(
                 addr,
                 message,
