@@ -13,17 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from pocketmq.client.api import PullStatus
-from pocketmq.client.consumer.allocation import AllocateStrategy, Averagely
 from pocketmq.client.consumer.consume_from import (
-    ConsumeFromWhere,
     compute_pull_from_where,
     default_consume_timestamp,
     parse_consume_timestamp,
 )
+from pocketmq.client.consumer.consumer_config import ConsumerConfig
 from pocketmq.client.consumer.offset_store import ReadOffsetType
 from pocketmq.client.consumer.process_queue import PULL_DELAY_WHEN_EXCEPTION_MS, ProcessQueue
 from pocketmq.client.consumer.pull_consumer import PullConsumerBase
@@ -41,17 +39,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LitePullConsumerConfig:
-    """Java DefaultLitePullConsumer settings."""
+class LitePullConsumerConfig(ConsumerConfig):
+    """Java DefaultLitePullConsumer settings (beyond those of every consumer: ConsumerConfig)."""
 
-    #: Java: messageModel (CLUSTERING).
-    message_model: MessageModel = MessageModel.CLUSTERING
-    #: Java: consumeFromWhere (CONSUME_FROM_LAST_OFFSET).
-    consume_from_where: ConsumeFromWhere = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET
-    #: yyyyMMddHHmmss for CONSUME_FROM_TIMESTAMP; None: half an hour ago. Java: consumeTimestamp.
-    consume_timestamp: str | None = None
-    #: Java: allocateMessageQueueStrategy (AllocateMessageQueueAveragely).
-    allocate_strategy: AllocateStrategy = field(default_factory=Averagely)
     #: Messages per pull and at most per poll(). Java: pullBatchSize (10).
     pull_batch_size: int = 10
     #: Commit the offsets poll() handed out every `auto_commit_interval_ms` (the client's
@@ -64,8 +54,6 @@ class LitePullConsumerConfig:
     pull_threshold_for_all: int = 10_000
     #: How long the broker may hold a pull. Java: BROKER_SUSPEND_MAX_TIME_MILLIS (20 s).
     broker_suspend_max_time_ms: int = 20_000
-    #: Broadcasting offsets directory (default ~/.rocketmq_offsets).
-    offset_store_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.pull_batch_size <= 1024:

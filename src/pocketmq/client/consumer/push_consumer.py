@@ -24,12 +24,10 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any, Final
 
 from pocketmq import __version__
 from pocketmq.client.api import PullStatus, decode_pulled_messages
-from pocketmq.client.consumer.allocation import AllocateStrategy, Averagely
 from pocketmq.client.consumer.broker_calls import ConsumerBrokerCalls
 from pocketmq.client.consumer.consume_from import (
     ConsumeFromWhere,
@@ -37,6 +35,7 @@ from pocketmq.client.consumer.consume_from import (
     default_consume_timestamp,
     parse_consume_timestamp,
 )
+from pocketmq.client.consumer.consumer_config import ConsumerConfig
 from pocketmq.client.consumer.offset_store import OffsetStore, ReadOffsetType
 from pocketmq.client.consumer.orderly import retry_message_for
 from pocketmq.client.consumer.process_queue import (
@@ -120,17 +119,9 @@ MessageListener = Callable[
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PushConsumerConfig:
-    """Java DefaultMQPushConsumer settings."""
+class PushConsumerConfig(ConsumerConfig):
+    """Java DefaultMQPushConsumer settings (beyond those of every consumer: ConsumerConfig)."""
 
-    #: Java: messageModel (CLUSTERING).
-    message_model: MessageModel = MessageModel.CLUSTERING
-    #: Java: consumeFromWhere (CONSUME_FROM_LAST_OFFSET).
-    consume_from_where: ConsumeFromWhere = ConsumeFromWhere.CONSUME_FROM_LAST_OFFSET
-    #: yyyyMMddHHmmss for CONSUME_FROM_TIMESTAMP; None: half an hour ago. Java: consumeTimestamp.
-    consume_timestamp: str | None = None
-    #: Java: allocateMessageQueueStrategy (AllocateMessageQueueAveragely).
-    allocate_strategy: AllocateStrategy = field(default_factory=Averagely)
     #: Listener calls running at once. Java: consumeThreadMax (20; consumeThreadMin is 20 too).
     consume_thread_max: int = 20
     #: Messages per listener call. Java: consumeMessageBatchMaxSize (1).
@@ -162,9 +153,6 @@ class PushConsumerConfig:
     broker_suspend_max_time_ms: int = 15_000
     #: Client timeout of a held pull. Java: CONSUMER_TIMEOUT_MILLIS_WHEN_SUSPEND (30 s).
     consumer_timeout_ms_when_suspend: int = 30_000
-    #: Broadcasting offsets directory (default ~/.rocketmq_offsets).
-    #: Java: rocketmq.client.localOffsetStoreDir.
-    offset_store_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.consume_thread_max <= 1000:
