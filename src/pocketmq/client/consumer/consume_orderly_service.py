@@ -454,13 +454,8 @@ class OrderlyPushConsumer(PushConsumer):
     async def _call_orderly_listener(
         self, messages: list[MessageExt], context: ConsumeOrderlyContext
     ) -> ConsumeOrderlyStatus | None:
-        listener = cast(MessageListenerOrderly | None, self._listener)
-        assert listener is not None
-        if self._executor is None:
-            return await cast(Awaitable[ConsumeOrderlyStatus | None], listener(messages, context))
-        loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(self._executor, listener, messages, context)
-        return cast(ConsumeOrderlyStatus | None, answer)
+        status: ConsumeOrderlyStatus | None = await self._run_listener(messages, context)
+        return status
 
     async def _send_back_for_dead_letter(self, message: MessageExt) -> bool:
         """Java ConsumeMessageOrderlyService#sendMessageBack: send the message to `%RETRY%<group>` with

@@ -768,15 +768,21 @@ class PushConsumer(ConsumerBrokerCalls):
             except Exception:
                 log.exception("consuming %d message(s) of %s failed", len(request[0]), request[2])
 
+    async def _run_listener(self, messages: list[MessageExt], context: Any) -> Any:
+        """The registered listener (concurrent or orderly): a coroutine function runs on the loop, a
+        plain function in the consume thread pool."""
+        listener: Callable[[list[MessageExt], Any], Any] | None = self._listener
+        assert listener is not None
+        if self._executor is None:
+            return await listener(messages, context)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, listener, messages, context)
+
     async def _call_listener(
         self, messages: list[MessageExt], context: ConsumeConcurrentlyContext
     ) -> ConsumeConcurrentlyStatus | None:
-        listener = self._listener
-        assert listener is not None
-        if self._executor is None:
-            return await listener(messages, context)  # type: ignore[no-any-return, misc]
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, listener, messages, context)  # type: ignore[arg-type]
+        status: ConsumeConcurrentlyStatus | None = await self._run_listener(messages, context)
+        return status
 
     async def _consume(
         self, messages: list[MessageExt], process_queue: ProcessQueue, queue: MessageQueue
