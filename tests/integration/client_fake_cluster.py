@@ -114,6 +114,11 @@ class FakeCluster:
     def address(self) -> str:
         return f"127.0.0.1:{self.server.port}"
 
+    @property
+    def namesrv_address(self) -> str:
+        """The fake answers name-server requests too (tests.support.client.client_config)."""
+        return self.address
+
     def create_topic(self, topic: str, queue_nums: int = 4) -> None:
         self.topics.setdefault(topic, [_Queue() for _ in range(queue_nums)])
 

@@ -1,54 +1,20 @@
-"""Helpers of the issue 4 client tests (orderly, retry, transactions) against real processes."""
+"""Helpers of the issue 4 client tests (orderly, retry, transactions) against real processes;
+`client_config` and `create_topic` are tests.support.client's, re-exported."""
 
 from __future__ import annotations
 
-import asyncio
-
-from pocketmq.client.instance import ClientConfig
 from pocketmq.common.message import MessageExt
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import make_request
 from pocketmq.remoting import RemotingClient
 from pocketmq.store.commit_log.record import decode_records
+from tests.support.client import client_config, create_topic
 from tests.support.cluster import Cluster
 
 __all__ = ["SHORT_DELAY_LEVELS", "client_config", "create_topic", "query_by_uniq_key", "pull_all"]
 
 #: 18 levels; retries use level 3 + reconsumeTimes: 1 s, 2 s, 3 s, then 1 s each.
 SHORT_DELAY_LEVELS = "1s 1s 1s 2s 3s " + " ".join(["1s"] * 13)
-
-
-def client_config(cluster: Cluster, name: str, **kwargs: int) -> ClientConfig:
-    return ClientConfig(namesrv_addr=cluster.namesrv_address, instance_name=name, **kwargs)
-
-
-async def create_topic(cluster: Cluster, topic: str, queue_nums: int) -> None:
-    """UPDATE_AND_CREATE_TOPIC on the broker (as mqadmin updateTopic), then wait for the route."""
-    fields = {
-        "topic": topic,
-        "defaultTopic": "TBW102",
-        "readQueueNums": str(queue_nums),
-        "writeQueueNums": str(queue_nums),
-        "perm": "6",
-        "topicFilterType": "SINGLE_TAG",
-        "topicSysFlag": "0",
-        "order": "false",
-    }
-    async with RemotingClient() as client:
-        response = await client.invoke(
-            cluster.broker_address, make_request(RequestCode.UPDATE_AND_CREATE_TOPIC, fields), 3000
-        )
-        assert response.code == ResponseCode.SUCCESS, response
-        for _ in range(100):
-            route = await client.invoke(
-                cluster.namesrv_address,
-                make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic}),
-                3000,
-            )
-            if route.code == ResponseCode.SUCCESS:
-                return
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"topic {topic} never appeared in the name server")
 
 
 async def query_by_uniq_key(cluster: Cluster, topic: str, uniq_key: str) -> list[MessageExt]:

@@ -22,9 +22,7 @@ from pocketmq.client.consumer.push_consumer import (
     ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus,
     PushConsumer,
-    PushConsumerConfig,
 )
-from pocketmq.client.consumer.rebalance import MessageModel
 from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import Producer, ProducerConfig
 from pocketmq.common.errors import PocketMQError
@@ -34,6 +32,7 @@ from pocketmq.protocol.bodies.consumer import ConsumerRunningInfo
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import SerializeType, make_request
 from pocketmq.remoting import RemotingClient
+from tests.support.client import client_config, create_topic, start_broadcasting_consumers
 from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.timeout(120)
@@ -49,39 +48,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-def config(cluster: Cluster, name: str, **kwargs: int) -> ClientConfig:
-    return ClientConfig(namesrv_addr=cluster.namesrv_address, instance_name=name, **kwargs)
-
-
-async def create_topic(cluster: Cluster, topic: str, queue_nums: int) -> None:
-    """UPDATE_AND_CREATE_TOPIC on the broker (as mqadmin updateTopic), then wait for the route."""
-    fields = {
-        "topic": topic,
-        "defaultTopic": "TBW102",
-        "readQueueNums": str(queue_nums),
-        "writeQueueNums": str(queue_nums),
-        "perm": "6",
-        "topicFilterType": "SINGLE_TAG",
-        "topicSysFlag": "0",
-        "order": "false",
-    }
-    async with RemotingClient() as client:
-        response = await client.invoke(
-            cluster.broker_address, make_request(RequestCode.UPDATE_AND_CREATE_TOPIC, fields), 3000
-        )
-        assert response.code == ResponseCode.SUCCESS, response
-        for _ in range(100):
-            route = await client.invoke(
-                cluster.namesrv_address,
-                make_request(RequestCode.GET_ROUTEINFO_BY_TOPIC, {"topic": topic}),
-                3000,
-            )
-            if route.code == ResponseCode.SUCCESS:
-                return
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"topic {topic} never appeared in the name server")
 
 
 async def send_all(producer: Producer, topic: str, count: int, concurrency: int = 32) -> set[str]:
@@ -113,11 +79,11 @@ async def test_ten_thousand_messages_are_received_exactly_once(cluster: Cluster)
             done.set()
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
-    consumer = PushConsumer("client-eo", client_config=config(cluster, "eo-c"), listener=listener)
+    consumer = PushConsumer("client-eo", client_config=client_config(cluster, "eo-c"), listener=listener)
     consumer.subscribe(topic, "TagA || TagB")
     await consumer.start()
     try:
-        async with Producer("client-eo-p", client_config=config(cluster, "eo-p")) as producer:
+        async with Producer("client-eo-p", client_config=client_config(cluster, "eo-p")) as producer:
             ids = await send_all(producer, topic, total)
         assert len(ids) == total
         await asyncio.wait_for(done.wait(), 60)
@@ -137,7 +103,7 @@ async def test_two_consumers_share_eight_queues_and_one_takes_over_after_sigkill
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
     consumer = PushConsumer(
-        group, client_config=config(cluster, "rb-a", rebalance_interval_ms=rebalance_ms), listener=ok
+        group, client_config=client_config(cluster, "rb-a", rebalance_interval_ms=rebalance_ms), listener=ok
     )
     consumer.subscribe(topic)
     await consumer.start()
@@ -184,31 +150,11 @@ async def test_two_consumers_share_eight_queues_and_one_takes_over_after_sigkill
 async def test_broadcasting_delivers_everything_to_every_consumer(cluster: Cluster, tmp_path: Path) -> None:
     topic, total = "ClientBroadcast", 500
     await create_topic(cluster, topic, 4)
-    got: dict[str, Counter[str]] = {"x": Counter(), "y": Counter()}
-    consumers = []
-    for name in list(got):
-
-        def listener(
-            messages: list[MessageExt], context: ConsumeConcurrentlyContext, name: str = name
-        ) -> ConsumeConcurrentlyStatus:
-            got[name].update(m.body.decode() for m in messages)
-            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
-
-        consumer = PushConsumer(
-            "client-bc",
-            client_config=config(cluster, f"bc-{name}"),
-            config=PushConsumerConfig(
-                message_model=MessageModel.BROADCASTING,
-                consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
-                offset_store_dir=tmp_path,
-            ),
-            listener=listener,
-        )
-        consumer.subscribe(topic)
-        await consumer.start()
-        consumers.append(consumer)
+    got, consumers = await start_broadcasting_consumers(
+        cluster, "client-bc", topic, instance_prefix="bc", offset_store_dir=tmp_path
+    )
     try:
-        async with Producer("client-bc-p", client_config=config(cluster, "bc-p")) as producer:
+        async with Producer("client-bc-p", client_config=client_config(cluster, "bc-p")) as producer:
             await send_all(producer, topic, total)
         async with asyncio.timeout(30):
             while not all(len(c) == total for c in got.values()):
@@ -224,10 +170,10 @@ async def test_pull_consumers_seek_and_reread(cluster: Cluster) -> None:
     topic = "ClientPullSeek"
     await create_topic(cluster, topic, 2)
     queue = MessageQueue(topic, cluster.broker_name, 1)
-    async with Producer("client-ps-p", client_config=config(cluster, "ps-p")) as producer:
+    async with Producer("client-ps-p", client_config=client_config(cluster, "ps-p")) as producer:
         for i in range(40):
             await producer.send(Message(topic, f"p{i}".encode(), tags="A" if i % 2 else "B"), queue)
-    async with PullConsumer("client-ps", client_config=config(cluster, "ps-c")) as puller:
+    async with PullConsumer("client-ps", client_config=client_config(cluster, "ps-c")) as puller:
         assert queue in await puller.fetch_message_queues(topic)
         result = await puller.pull(queue, "A", 0, 32)
         assert [m.body for m in result.messages] == [f"p{i}".encode() for i in range(1, 40, 2)]
@@ -235,7 +181,7 @@ async def test_pull_consumers_seek_and_reread(cluster: Cluster) -> None:
         assert [m.body for m in again.messages] == [b"p5", b"p6", b"p7"]
     lite = LitePullConsumer(
         "client-lite",
-        client_config=config(cluster, "ps-l"),
+        client_config=client_config(cluster, "ps-l"),
         config=LitePullConsumerConfig(consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET),
     )
     await lite.assign([queue])
@@ -260,13 +206,13 @@ async def test_pull_consumers_seek_and_reread(cluster: Cluster) -> None:
 def test_blocking_facade_sends_and_polls(cluster: Cluster) -> None:
     topic = "ClientBlocking"
     asyncio.run(create_topic(cluster, topic, 1))
-    with BlockingProducer("client-bl-p", client_config=config(cluster, "bl-p")) as producer:
+    with BlockingProducer("client-bl-p", client_config=client_config(cluster, "bl-p")) as producer:
         results = [producer.send(Message(topic, f"b{i}".encode())) for i in range(5)]
         results.append(producer.send_async(Message(topic, b"b5")).result(5))
     assert [r.queue_offset for r in results] == list(range(6))
     with BlockingLitePullConsumer(
         "client-bl",
-        client_config=config(cluster, "bl-c"),
+        client_config=client_config(cluster, "bl-c"),
         config=LitePullConsumerConfig(consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET),
     ) as consumer:
         consumer.assign([MessageQueue(topic, cluster.broker_name, 0)])
@@ -295,11 +241,11 @@ async def test_reconsume_later_is_redelivered_through_the_retry_topic(cluster: C
         done.set()
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
-    consumer = PushConsumer("client-retry", client_config=config(cluster, "rt-c"), listener=listener)
+    consumer = PushConsumer("client-retry", client_config=client_config(cluster, "rt-c"), listener=listener)
     consumer.subscribe(topic)
     await consumer.start()
     try:
-        async with Producer("client-retry-p", client_config=config(cluster, "rt-p")) as producer:
+        async with Producer("client-retry-p", client_config=client_config(cluster, "rt-p")) as producer:
             await producer.send(Message(topic, b"retry-me"))
         await asyncio.wait_for(done.wait(), 60)  # delay level 3: 10 s
     finally:
@@ -323,10 +269,12 @@ async def test_clients_carry_on_after_the_broker_is_killed_and_restarted(tmp_pat
             received.update(m.body.decode() for m in messages)
             return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
-        consumer = PushConsumer("client-restart", client_config=config(cluster, "rs-c"), listener=listener)
+        consumer = PushConsumer(
+            "client-restart", client_config=client_config(cluster, "rs-c"), listener=listener
+        )
         consumer.subscribe(topic)
         await consumer.start()
-        producer = Producer("client-restart-p", client_config=config(cluster, "rs-p"))
+        producer = Producer("client-restart-p", client_config=client_config(cluster, "rs-p"))
         await producer.start()
         try:
             for i in range(300):
@@ -416,11 +364,11 @@ async def test_admin_requests_reach_the_consumer_through_the_broker(cluster: Clu
         bodies.extend(m.body for m in messages)
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
-    consumer = PushConsumer(group, client_config=config(cluster, "adm-c"), listener=listener)
+    consumer = PushConsumer(group, client_config=client_config(cluster, "adm-c"), listener=listener)
     consumer.subscribe(topic)
     await consumer.start()
     try:
-        async with Producer("client-admin-p", client_config=config(cluster, "adm-p")) as producer:
+        async with Producer("client-admin-p", client_config=client_config(cluster, "adm-p")) as producer:
             sent = [await producer.send(Message(topic, f"a{i}".encode())) for i in range(3)]
         async with asyncio.timeout(10):
             while len(bodies) < 3:
@@ -482,11 +430,13 @@ async def test_sql92_subscription_is_filtered_by_the_broker(tmp_path: Path) -> N
             got.extend(m.body for m in messages)
             return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
-        consumer = PushConsumer("client-sql", client_config=config(cluster, "sql-c"), listener=listener)
+        consumer = PushConsumer(
+            "client-sql", client_config=client_config(cluster, "sql-c"), listener=listener
+        )
         consumer.subscribe(topic, "a > 5 AND b = 'x'", "SQL92")
         await consumer.start()
         try:
-            async with Producer("client-sql-p", client_config=config(cluster, "sql-p")) as producer:
+            async with Producer("client-sql-p", client_config=client_config(cluster, "sql-p")) as producer:
                 for i in range(10):
                     properties = {"a": str(i), "b": "x" if i % 2 else "y"}
                     await producer.send(Message(topic, f"m{i}".encode(), properties=properties))
@@ -514,11 +464,13 @@ async def test_a_tag_with_the_same_hash_code_does_not_reach_the_listener(cluster
         got.extend((m.tags, m.body) for m in messages)
         return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
-    consumer = PushConsumer("client-collide", client_config=config(cluster, "col-c"), listener=listener)
+    consumer = PushConsumer(
+        "client-collide", client_config=client_config(cluster, "col-c"), listener=listener
+    )
     consumer.subscribe(topic, "Aa")
     await consumer.start()
     try:
-        async with Producer("client-collide-p", client_config=config(cluster, "col-p")) as producer:
+        async with Producer("client-collide-p", client_config=client_config(cluster, "col-p")) as producer:
             for tag in ("BB", "Aa", "BB", "Aa", "Other"):
                 await producer.send(Message(topic, tag.encode(), tags=tag))
         async with asyncio.timeout(10):
@@ -528,7 +480,7 @@ async def test_a_tag_with_the_same_hash_code_does_not_reach_the_listener(cluster
     finally:
         await consumer.shutdown()
     assert got == [("Aa", b"Aa"), ("Aa", b"Aa")]
-    async with PullConsumer("client-collide-pull", client_config=config(cluster, "col-l")) as puller:
+    async with PullConsumer("client-collide-pull", client_config=client_config(cluster, "col-l")) as puller:
         pulled = await puller.pull(MessageQueue(topic, cluster.broker_name, 0), "Aa", 0, 32)
     assert [m.tags for m in pulled.messages] == ["Aa", "Aa"]
 
@@ -561,7 +513,7 @@ async def test_a_consumer_started_while_the_broker_is_down_catches_up(tmp_path: 
         try:
             await asyncio.sleep(1)
             cluster.start_broker()
-            async with Producer("client-late-p", client_config=config(cluster, "late-p")) as producer:
+            async with Producer("client-late-p", client_config=client_config(cluster, "late-p")) as producer:
                 async with asyncio.timeout(30):
                     while True:
                         try:
@@ -583,9 +535,11 @@ async def test_message_trace_reaches_the_trace_topic(cluster: Cluster) -> None:
     topic = "ClientTraced"
     await create_topic(cluster, topic, 1)
     traced = ProducerConfig(enable_msg_trace=True, trace_topic="ClientTraceTopic")
-    async with Producer("client-traced-p", client_config=config(cluster, "tr-p"), config=traced) as producer:
+    async with Producer(
+        "client-traced-p", client_config=client_config(cluster, "tr-p"), config=traced
+    ) as producer:
         sent = await producer.send(Message(topic, b"traced", tags="TagT"))
-    async with PullConsumer("client-trace-reader", client_config=config(cluster, "tr-r")) as puller:
+    async with PullConsumer("client-trace-reader", client_config=client_config(cluster, "tr-r")) as puller:
         bodies: list[str] = []
         async with asyncio.timeout(15):
             while not bodies:

@@ -21,7 +21,7 @@ from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import Producer
 from pocketmq.common.message import Message, MessageExt
 from tests.compat.cpp_client import CppClientUnavailableError, ensure_cpp_client, read_json_lines, run_script
-from tests.integration.test_client_cluster import create_topic
+from tests.support.client import create_topic
 from tests.support.cluster import Cluster
 
 pytestmark = [pytest.mark.compat_client, pytest.mark.timeout(180)]

@@ -19,14 +19,13 @@ from pocketmq.client.consumer.push_consumer import (
     PushConsumer,
     PushConsumerConfig,
 )
-from pocketmq.client.consumer.rebalance import MessageModel
-from pocketmq.client.instance import ClientConfig
 from pocketmq.client.producer.producer import Producer, ProducerConfig
 from pocketmq.common.clock import FakeClock, now_ms
 from pocketmq.common.errors import ClientError
 from pocketmq.common.message import Message, MessageExt, MessageQueue, string_to_properties
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from tests.integration.client_fake_cluster import FakeCluster
+from tests.support.client import client_config, start_broadcasting_consumers
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,10 +35,6 @@ async def cluster() -> AsyncIterator[FakeCluster]:
     fake = await FakeCluster().start()
     yield fake
     await fake.stop()
-
-
-def client_config(cluster: FakeCluster, name: str, **kwargs: int) -> ClientConfig:
-    return ClientConfig(namesrv_addr=cluster.address, instance_name=name, **kwargs)
 
 
 async def test_send_then_push_consume_every_message_once(cluster: FakeCluster) -> None:
@@ -147,29 +142,9 @@ async def test_broadcasting_delivers_everything_to_every_consumer(
     cluster: FakeCluster, tmp_path: Path
 ) -> None:
     cluster.create_topic("TopicBC", 4)
-    got: dict[str, Counter[str]] = {"x": Counter(), "y": Counter()}
-    consumers = []
-    for name in list(got):
-
-        def listener(
-            messages: list[MessageExt], context: ConsumeConcurrentlyContext, name: str = name
-        ) -> ConsumeConcurrentlyStatus:
-            got[name].update(m.body.decode() for m in messages)
-            return ConsumeConcurrentlyStatus.CONSUME_SUCCESS
-
-        consumer = PushConsumer(
-            "bg",
-            client_config=client_config(cluster, f"b-{name}"),
-            config=PushConsumerConfig(
-                message_model=MessageModel.BROADCASTING,
-                consume_from_where=ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET,
-                offset_store_dir=tmp_path,
-            ),
-            listener=listener,
-        )
-        consumer.subscribe("TopicBC")
-        await consumer.start()
-        consumers.append(consumer)
+    got, consumers = await start_broadcasting_consumers(
+        cluster, "bg", "TopicBC", instance_prefix="b", offset_store_dir=tmp_path
+    )
     try:
         async with Producer("pg3", client_config=client_config(cluster, "p3")) as producer:
             await asyncio.gather(*(producer.send(Message("TopicBC", f"m{i}".encode())) for i in range(200)))
