@@ -21,14 +21,14 @@ from pocketmq.protocol import fastjson
 from pocketmq.protocol.bodies.base import (
     BodyError,
     JsonBody,
-    get_bool,
-    get_float,
     get_int,
     get_list,
     get_object,
     get_object_list,
     get_queue_map,
     get_str,
+    json_body,
+    json_key,
     object_item,
     queue_map_to_json,
 )
@@ -48,28 +48,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@json_body
 class TopicOffset(JsonBody):
-    min_offset: int = 0  # "minOffset"
-    max_offset: int = 0  # "maxOffset"
-    #: Store time of the queue's last message (ms), 0 if empty. Java: lastUpdateTimestamp.
-    last_update_timestamp: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "lastUpdateTimestamp": self.last_update_timestamp,
-            "maxOffset": self.max_offset,
-            "minOffset": self.min_offset,
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> TopicOffset:
-        what = cls.__name__
-        return cls(
-            min_offset=get_int(obj, "minOffset", what),
-            max_offset=get_int(obj, "maxOffset", what),
-            last_update_timestamp=get_int(obj, "lastUpdateTimestamp", what),
-        )
+    min_offset: int = json_key("minOffset", default=0)
+    max_offset: int = json_key("maxOffset", default=0)
+    #: Store time of the queue's last message (ms), 0 if empty.
+    last_update_timestamp: int = json_key("lastUpdateTimestamp", default=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,24 +83,12 @@ class GroupList(JsonBody):
         return cls(groups=tuple(str(item) for item in get_list(obj, "groupList", cls.__name__)))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@json_body
 class BrokerStatsItem(JsonBody):
-    sum: int = 0  # "sum"
-    tps: float = 0.0  # "tps"
-    #: Average per operation. Java: avgpt.
-    average: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {"avgpt": float(self.average), "sum": self.sum, "tps": float(self.tps)}
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> BrokerStatsItem:
-        what = cls.__name__
-        return cls(
-            sum=get_int(obj, "sum", what),
-            tps=get_float(obj, "tps", what),
-            average=get_float(obj, "avgpt", what),
-        )
+    sum: int = json_key("sum", default=0)
+    tps: float = json_key("tps", default=0.0)
+    #: Average per operation.
+    average: float = json_key("avgpt", default=0.0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,43 +116,16 @@ class BrokerStatsData(JsonBody):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@json_body
 class ConsumeQueueData(JsonBody):
-    commit_log_offset: int = 0  # "physicOffset"
-    message_size: int = 0  # "physicSize"
-    tags_code: int = 0  # "tagsCode"
-    extend_data_json: str | None = None  # "extendDataJson"
-    bit_map: str | None = None  # "bitMap"
-    #: Whether the group's filter accepts the unit. Java: eval.
-    evaluated: bool = False
-    message: str | None = None  # "msg"
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.bit_map is not None:
-            out["bitMap"] = self.bit_map
-        out["eval"] = self.evaluated
-        if self.extend_data_json is not None:
-            out["extendDataJson"] = self.extend_data_json
-        if self.message is not None:
-            out["msg"] = self.message
-        out["physicOffset"] = self.commit_log_offset
-        out["physicSize"] = self.message_size
-        out["tagsCode"] = self.tags_code
-        return out
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> ConsumeQueueData:
-        what = cls.__name__
-        return cls(
-            commit_log_offset=get_int(obj, "physicOffset", what),
-            message_size=get_int(obj, "physicSize", what),
-            tags_code=get_int(obj, "tagsCode", what),
-            extend_data_json=get_str(obj, "extendDataJson", what),
-            bit_map=get_str(obj, "bitMap", what),
-            evaluated=get_bool(obj, "eval", what),
-            message=get_str(obj, "msg", what),
-        )
+    commit_log_offset: int = json_key("physicOffset", default=0)
+    message_size: int = json_key("physicSize", default=0)
+    tags_code: int = json_key("tagsCode", default=0)
+    extend_data_json: str | None = json_key("extendDataJson", default=None)
+    bit_map: str | None = json_key("bitMap", default=None)
+    #: Whether the group's filter accepts the unit.
+    evaluated: bool = json_key("eval", default=False)
+    message: str | None = json_key("msg", default=None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,33 +162,14 @@ class QueryConsumeQueueResponseBody(JsonBody):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@json_body
 class ProducerInfo(JsonBody):
-    client_id: str = ""  # "clientId"
-    remote_ip: str = ""  # "remoteIP"
-    language: str = "OTHER"  # "language" (LanguageCode name)
-    version: int = 0  # "version"
-    last_update_timestamp: int = 0  # "lastUpdateTimestamp"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "clientId": self.client_id,
-            "language": self.language,
-            "lastUpdateTimestamp": self.last_update_timestamp,
-            "remoteIP": self.remote_ip,
-            "version": self.version,
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> ProducerInfo:
-        what = cls.__name__
-        return cls(
-            client_id=get_str(obj, "clientId", what) or "",
-            remote_ip=get_str(obj, "remoteIP", what) or "",
-            language=get_str(obj, "language", what) or "OTHER",
-            version=get_int(obj, "version", what),
-            last_update_timestamp=get_int(obj, "lastUpdateTimestamp", what),
-        )
+    client_id: str = json_key("clientId", default="")
+    remote_ip: str = json_key("remoteIP", default="")
+    #: LanguageCode name.
+    language: str = json_key("language", default="OTHER")
+    version: int = json_key("version", default=0)
+    last_update_timestamp: int = json_key("lastUpdateTimestamp", default=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

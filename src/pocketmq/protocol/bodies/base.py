@@ -3,13 +3,20 @@ MessageQueue, lists of objects, Java enums on the wire.
 
 Java clients send enums by name, the C++ client by ordinal; numbers may arrive as strings. Readers
 take both and raise BodyError (a ProtocolError: the request is answered SYSTEM_ERROR) naming the field.
+
+Bodies whose fields are all scalars (int, float, bool, str, str | None, each with a default) declare
+their Java keys with `json_key` and get `to_json` / `from_json` from `@json_body`: written as fastjson
+writes a bean (keys in alphabetical order, None fields left out, floats as floats), read leniently with
+the readers below (a missing or empty string falls back to the field's default).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, dataclass_transform
 
 import orjson
 
@@ -20,6 +27,8 @@ from pocketmq.protocol import fastjson
 __all__ = [
     "BodyError",
     "JsonBody",
+    "json_body",
+    "json_key",
     "decode_object",
     "get_str",
     "get_int",
@@ -66,6 +75,61 @@ class JsonBody:
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview | None) -> Self:
         return cls.from_json(decode_object(data, cls.__name__))
+
+
+_JSON_KEY = "json"
+_JB = TypeVar("_JB", bound=type[JsonBody])
+
+
+def json_key(key: str, *, default: Any) -> Any:
+    """Declare a scalar body field with its Java JSON key and its default."""
+    return dataclasses.field(default=default, metadata={_JSON_KEY: key})
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(json_key,))
+def json_body(cls: _JB) -> _JB:
+    """Make `cls` a frozen, slotted, keyword-only dataclass with `to_json` / `from_json` for its
+    `json_key` fields (see the module docstring)."""
+    made: Any = dataclasses.dataclass(frozen=True, slots=True, kw_only=True)(cls)
+    hints = typing.get_type_hints(made)
+    fields = []
+    for field in dataclasses.fields(made):
+        key = field.metadata.get(_JSON_KEY)
+        if key is None or field.default is dataclasses.MISSING:
+            raise TypeError(f"{made.__name__}.{field.name} needs json_key('<key>', default=...)")
+        kind = hints[field.name]
+        if kind not in (int, float, bool, str, str | None):
+            raise TypeError(f"{made.__name__}.{field.name}: unsupported body field type {kind!r}")
+        fields.append((key, field.name, kind, field.default))
+    written = sorted(fields)  # fastjson writes bean fields alphabetically
+
+    def to_json(self: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, name, kind, _ in written:
+            value = getattr(self, name)
+            if value is not None:
+                out[key] = float(value) if kind is float else value
+        return out
+
+    def from_json(cls: Any, obj: Mapping[str, Any]) -> Any:
+        what = cls.__name__
+        values: dict[str, Any] = {}
+        for key, name, kind, default in fields:
+            if kind is int:
+                values[name] = get_int(obj, key, what, default)
+            elif kind is float:
+                values[name] = get_float(obj, key, what, default)
+            elif kind is bool:
+                values[name] = get_bool(obj, key, what, default)
+            else:
+                text = get_str(obj, key, what)
+                values[name] = text if default is None else text or default
+        return cls(**values)
+
+    made.to_json = to_json
+    made.from_json = classmethod(from_json)
+    result: _JB = made
+    return result
 
 
 def decode_object(data: bytes | bytearray | memoryview | None, what: str) -> dict[str, Any]:

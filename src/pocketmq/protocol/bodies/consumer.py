@@ -30,6 +30,8 @@ from pocketmq.protocol.bodies.base import (
     get_object_list,
     get_queue_map,
     get_str,
+    json_body,
+    json_key,
     message_queue_from_json,
     message_queue_to_json,
     object_item,
@@ -229,28 +231,14 @@ class ProducerConnection(JsonBody):
 # ------------------------------------------------------------------------------------ statistics
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@json_body
 class OffsetWrapper(JsonBody):
-    broker_offset: int = 0  # "brokerOffset": the queue's max offset
-    consumer_offset: int = 0  # "consumerOffset": the group's committed offset
-    #: Store time of the last consumed message (ms), 0 if none. Java: lastTimestamp.
-    last_timestamp: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "brokerOffset": self.broker_offset,
-            "consumerOffset": self.consumer_offset,
-            "lastTimestamp": self.last_timestamp,
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> OffsetWrapper:
-        what = cls.__name__
-        return cls(
-            broker_offset=get_int(obj, "brokerOffset", what),
-            consumer_offset=get_int(obj, "consumerOffset", what),
-            last_timestamp=get_int(obj, "lastTimestamp", what),
-        )
+    #: The queue's max offset.
+    broker_offset: int = json_key("brokerOffset", default=0)
+    #: The group's committed offset.
+    consumer_offset: int = json_key("consumerOffset", default=0)
+    #: Store time of the last consumed message (ms), 0 if none.
+    last_timestamp: int = json_key("lastTimestamp", default=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -344,92 +332,32 @@ class ResetOffsetBody(JsonBody):
 # ---------------------------------------------------------------------- running info (to admins)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@json_body
 class ProcessQueueInfo(JsonBody):
-    commit_offset: int = 0  # "commitOffset"
-    cached_msg_min_offset: int = 0  # "cachedMsgMinOffset"
-    cached_msg_max_offset: int = 0  # "cachedMsgMaxOffset"
-    cached_msg_count: int = 0  # "cachedMsgCount"
-    cached_msg_size_mib: int = 0  # "cachedMsgSizeInMiB"
-    transaction_msg_min_offset: int = 0  # "transactionMsgMinOffset"
-    transaction_msg_max_offset: int = 0  # "transactionMsgMaxOffset"
-    transaction_msg_count: int = 0  # "transactionMsgCount"
-    locked: bool = False  # "locked"
-    try_unlock_times: int = 0  # "tryUnlockTimes"
-    last_lock_timestamp: int = 0  # "lastLockTimestamp"
-    dropped: bool = False  # "droped" (sic)
-    last_pull_timestamp: int = 0  # "lastPullTimestamp"
-    last_consume_timestamp: int = 0  # "lastConsumeTimestamp"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "cachedMsgCount": self.cached_msg_count,
-            "cachedMsgMaxOffset": self.cached_msg_max_offset,
-            "cachedMsgMinOffset": self.cached_msg_min_offset,
-            "cachedMsgSizeInMiB": self.cached_msg_size_mib,
-            "commitOffset": self.commit_offset,
-            "droped": self.dropped,
-            "lastConsumeTimestamp": self.last_consume_timestamp,
-            "lastLockTimestamp": self.last_lock_timestamp,
-            "lastPullTimestamp": self.last_pull_timestamp,
-            "locked": self.locked,
-            "transactionMsgCount": self.transaction_msg_count,
-            "transactionMsgMaxOffset": self.transaction_msg_max_offset,
-            "transactionMsgMinOffset": self.transaction_msg_min_offset,
-            "tryUnlockTimes": self.try_unlock_times,
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> ProcessQueueInfo:
-        what = cls.__name__
-        return cls(
-            commit_offset=get_int(obj, "commitOffset", what),
-            cached_msg_min_offset=get_int(obj, "cachedMsgMinOffset", what),
-            cached_msg_max_offset=get_int(obj, "cachedMsgMaxOffset", what),
-            cached_msg_count=get_int(obj, "cachedMsgCount", what),
-            cached_msg_size_mib=get_int(obj, "cachedMsgSizeInMiB", what),
-            transaction_msg_min_offset=get_int(obj, "transactionMsgMinOffset", what),
-            transaction_msg_max_offset=get_int(obj, "transactionMsgMaxOffset", what),
-            transaction_msg_count=get_int(obj, "transactionMsgCount", what),
-            locked=get_bool(obj, "locked", what),
-            try_unlock_times=get_int(obj, "tryUnlockTimes", what),
-            last_lock_timestamp=get_int(obj, "lastLockTimestamp", what),
-            dropped=get_bool(obj, "droped", what),
-            last_pull_timestamp=get_int(obj, "lastPullTimestamp", what),
-            last_consume_timestamp=get_int(obj, "lastConsumeTimestamp", what),
-        )
+    commit_offset: int = json_key("commitOffset", default=0)
+    cached_msg_min_offset: int = json_key("cachedMsgMinOffset", default=0)
+    cached_msg_max_offset: int = json_key("cachedMsgMaxOffset", default=0)
+    cached_msg_count: int = json_key("cachedMsgCount", default=0)
+    cached_msg_size_mib: int = json_key("cachedMsgSizeInMiB", default=0)
+    transaction_msg_min_offset: int = json_key("transactionMsgMinOffset", default=0)
+    transaction_msg_max_offset: int = json_key("transactionMsgMaxOffset", default=0)
+    transaction_msg_count: int = json_key("transactionMsgCount", default=0)
+    locked: bool = json_key("locked", default=False)
+    try_unlock_times: int = json_key("tryUnlockTimes", default=0)
+    last_lock_timestamp: int = json_key("lastLockTimestamp", default=0)
+    dropped: bool = json_key("droped", default=False)  # (sic)
+    last_pull_timestamp: int = json_key("lastPullTimestamp", default=0)
+    last_consume_timestamp: int = json_key("lastConsumeTimestamp", default=0)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@json_body
 class ConsumeStatus(JsonBody):
-    pull_rt_ms: float = 0.0  # "pullRT"
-    pull_tps: float = 0.0  # "pullTPS"
-    consume_rt_ms: float = 0.0  # "consumeRT"
-    consume_ok_tps: float = 0.0  # "consumeOKTPS"
-    consume_failed_tps: float = 0.0  # "consumeFailedTPS"
-    consume_failed_count: int = 0  # "consumeFailedMsgs"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "consumeFailedMsgs": self.consume_failed_count,
-            "consumeFailedTPS": float(self.consume_failed_tps),
-            "consumeOKTPS": float(self.consume_ok_tps),
-            "consumeRT": float(self.consume_rt_ms),
-            "pullRT": float(self.pull_rt_ms),
-            "pullTPS": float(self.pull_tps),
-        }
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> ConsumeStatus:
-        what = cls.__name__
-        return cls(
-            pull_rt_ms=get_float(obj, "pullRT", what),
-            pull_tps=get_float(obj, "pullTPS", what),
-            consume_rt_ms=get_float(obj, "consumeRT", what),
-            consume_ok_tps=get_float(obj, "consumeOKTPS", what),
-            consume_failed_tps=get_float(obj, "consumeFailedTPS", what),
-            consume_failed_count=get_int(obj, "consumeFailedMsgs", what),
-        )
+    pull_rt_ms: float = json_key("pullRT", default=0.0)
+    pull_tps: float = json_key("pullTPS", default=0.0)
+    consume_rt_ms: float = json_key("consumeRT", default=0.0)
+    consume_ok_tps: float = json_key("consumeOKTPS", default=0.0)
+    consume_failed_tps: float = json_key("consumeFailedTPS", default=0.0)
+    consume_failed_count: int = json_key("consumeFailedMsgs", default=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
