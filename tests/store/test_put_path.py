@@ -185,3 +185,23 @@ def test_failed_encode_reserves_no_queue_offset(tmp_path: Path, accelerated: boo
     assert store.append_message(make_message()).queue_offset == 1
     assert store.get_max_offset_in_queue("TopicT", 0) == 2
     store.close()
+
+
+@needs_c
+def test_keys_of_blanks_only_change_no_index_header(tmp_path: Path) -> None:
+    """Found by the property test: KEYS of blanks only made the C path move the index file's end
+    offset although no entry was written."""
+
+    def message(properties: dict[str, str]) -> tuple[MessageExt, bool, int]:
+        return (
+            MessageExt(topic="TopicA", body=b"", properties=properties, born_host=("10.0.0.7", 50000)),
+            False,
+            0,
+        )
+
+    batch = [message({"UNIQ_KEY": "0A0000070C1A"}), message({"KEYS": " "}), message({"KEYS": "  "})]
+    assert (
+        _run(tmp_path / "c", batch, accelerated=True)[:-1]
+        == _run(tmp_path / "py", batch, accelerated=False)[:-1]
+    )
+    assert _files(tmp_path / "c") == _files(tmp_path / "py")

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import ipaddress
 import itertools
 import os
@@ -33,8 +34,10 @@ _PORT_OFFSET = struct.Struct(">iq")
 assert _PORT_OFFSET.size == 12
 
 
+@functools.lru_cache(maxsize=1024)
 def host_to_bytes(host: str) -> bytes:
-    """4 bytes for an IPv4 address, 16 for IPv6."""
+    """4 bytes for an IPv4 address, 16 for IPv6. Cached: parsing costs ~1.5 us, and a broker sees
+    the same few hosts for every message id it builds."""
     return ipaddress.ip_address(host).packed
 
 

@@ -680,7 +680,8 @@ write_index(PutPath *self, PyObject *topic, PyObject *keys, PyObject *uniq, long
         get_ll(file, &a_end_phy_offset, &end_phy) < 0) {
         goto done;
     }
-    if (st.index_count + needed > entry_count || offset < end_phy) {
+    /* No key to write (KEYS of blanks only): build_index decides what, if anything, changes. */
+    if (needed == 0 || st.index_count + needed > entry_count || offset < end_phy) {
         goto slow;
     }
     if (get_ll(file, &a_slot_count, &st.slot_count) < 0 ||
