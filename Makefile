@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit test-long bench clean
+.PHONY: run test lint unit test-long bench bench-e2e clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test-long: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
+
+bench-e2e: $(STAMP)
+	$(BIN)/python bench/e2e_bench.py
 
 clean:
 	rm -rf $(VENV) .venv-cpp build src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
