@@ -92,6 +92,16 @@ class OffsetTable:
     def get(self, queue: MessageQueue) -> int | None:
         return self._offsets.get(queue)
 
+    def read(self, queue: MessageQueue, read_type: ReadOffsetType) -> int | None:
+        """What `read_offset` answers without the store: the offset held (unless READ_FROM_STORE),
+        OFFSET_NOT_FOUND when READ_FROM_MEMORY finds none; None: ask the store."""
+        if read_type is ReadOffsetType.READ_FROM_STORE:
+            return None
+        offset = self._offsets.get(queue)
+        if offset is None and read_type is ReadOffsetType.READ_FROM_MEMORY:
+            return OFFSET_NOT_FOUND
+        return offset
+
     def remove(self, queue: MessageQueue) -> None:
         self._offsets.pop(queue, None)
 
@@ -106,6 +116,21 @@ class OffsetTable:
 
     def __len__(self) -> int:
         return len(self._offsets)
+
+
+class _TableOffsetStore:
+    """The memory side both stores share: their `table` (Java offsetTable) and its plain calls."""
+
+    table: OffsetTable
+
+    def update_offset(self, queue: MessageQueue, offset: int, *, increase_only: bool) -> None:
+        self.table.update(queue, offset, increase_only=increase_only)
+
+    def remove_offset(self, queue: MessageQueue) -> None:
+        self.table.remove(queue)
+
+    def clone_offset_table(self, topic: str | None = None) -> dict[MessageQueue, int]:
+        return self.table.clone(topic)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +148,7 @@ def local_offset_file(store_dir: Path, client_id: str, consumer_group: str) -> P
     return store_dir / client_id / consumer_group / "offsets.json"
 
 
-class LocalFileOffsetStore:
+class LocalFileOffsetStore(_TableOffsetStore):
     """Broadcasting offsets in `offsets.json` (Java LocalFileOffsetStore), written atomically: the
     new text goes to `offsets.json.tmp` and is fsynced, the previous file is kept as
     `offsets.json.bak`, then the temporary file replaces it. A file that does not parse falls
@@ -143,16 +168,10 @@ class LocalFileOffsetStore:
             self.table.update(queue, offset, increase_only=False)
             log.info("loaded consumer offset %s %s %d", self.consumer_group, queue, offset)
 
-    def update_offset(self, queue: MessageQueue, offset: int, *, increase_only: bool) -> None:
-        self.table.update(queue, offset, increase_only=increase_only)
-
     async def read_offset(self, queue: MessageQueue, read_type: ReadOffsetType) -> int:
-        if read_type is not ReadOffsetType.READ_FROM_STORE:
-            offset = self.table.get(queue)
-            if offset is not None:
-                return offset
-            if read_type is ReadOffsetType.READ_FROM_MEMORY:
-                return OFFSET_NOT_FOUND
+        in_memory = self.table.read(queue, read_type)
+        if in_memory is not None:
+            return in_memory
         try:
             stored = await asyncio.to_thread(self._read_file)
         except ValueError:
@@ -173,12 +192,6 @@ class LocalFileOffsetStore:
         offset = self.table.get(queue)
         if offset is not None:
             await asyncio.to_thread(self._merge_and_write, {queue: offset})
-
-    def remove_offset(self, queue: MessageQueue) -> None:
-        self.table.remove(queue)
-
-    def clone_offset_table(self, topic: str | None = None) -> dict[MessageQueue, int]:
-        return self.table.clone(topic)
 
     async def update_consume_offset_to_broker(
         self, queue: MessageQueue, offset: int, *, oneway: bool
@@ -247,7 +260,7 @@ QueryOffset = Callable[[MessageQueue], Awaitable[int]]
 CommitOffset = Callable[[MessageQueue, int, bool], Awaitable[None]]
 
 
-class RemoteBrokerOffsetStore:
+class RemoteBrokerOffsetStore(_TableOffsetStore):
     """Clustering offsets: an in-memory table, read from and committed to the broker through the
     injected `query_offset` / `commit_offset` calls (Java RemoteBrokerOffsetStore)."""
 
@@ -262,16 +275,10 @@ class RemoteBrokerOffsetStore:
     async def load(self) -> None:
         """Nothing to load: offsets are read from the broker when a queue is added."""
 
-    def update_offset(self, queue: MessageQueue, offset: int, *, increase_only: bool) -> None:
-        self.table.update(queue, offset, increase_only=increase_only)
-
     async def read_offset(self, queue: MessageQueue, read_type: ReadOffsetType) -> int:
-        if read_type is not ReadOffsetType.READ_FROM_STORE:
-            offset = self.table.get(queue)
-            if offset is not None:
-                return offset
-            if read_type is ReadOffsetType.READ_FROM_MEMORY:
-                return OFFSET_NOT_FOUND
+        in_memory = self.table.read(queue, read_type)
+        if in_memory is not None:
+            return in_memory
         try:
             offset = await self._query_offset(queue)
         except ClientError:
@@ -300,12 +307,6 @@ class RemoteBrokerOffsetStore:
         offset = self.table.get(queue)
         if offset is not None:
             await self._commit_logged(queue, offset)
-
-    def remove_offset(self, queue: MessageQueue) -> None:
-        self.table.remove(queue)
-
-    def clone_offset_table(self, topic: str | None = None) -> dict[MessageQueue, int]:
-        return self.table.clone(topic)
 
     async def update_consume_offset_to_broker(
         self, queue: MessageQueue, offset: int, *, oneway: bool
