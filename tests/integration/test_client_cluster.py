@@ -33,7 +33,7 @@ from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import SerializeType, make_request
 from pocketmq.remoting import RemotingClient
 from tests.support.client import client_config, create_topic, start_broadcasting_consumers
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, running_cluster
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,12 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path_factory.mktemp("client-cluster"))
-    cluster.start()
-    try:
+    with running_cluster(tmp_path_factory.mktemp("client-cluster")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 async def send_all(producer: Producer, topic: str, count: int, concurrency: int = 32) -> set[str]:

@@ -22,7 +22,7 @@ from pocketmq.client.producer.producer import Producer
 from pocketmq.common.message import Message, MessageExt
 from tests.compat.cpp_client import CppClientUnavailableError, ensure_cpp_client, read_json_lines, run_script
 from tests.support.client import create_topic
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, running_cluster
 
 pytestmark = [pytest.mark.compat_client, pytest.mark.timeout(180)]
 
@@ -33,12 +33,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         ensure_cpp_client()
     except CppClientUnavailableError as error:
         pytest.skip(f"the official client is not available: {error}")
-    cluster = Cluster(tmp_path_factory.mktemp("cpp-interop"))
-    cluster.start()
-    try:
+    with running_cluster(tmp_path_factory.mktemp("cpp-interop")) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def config(cluster: Cluster, name: str) -> ClientConfig:

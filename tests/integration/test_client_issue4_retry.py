@@ -30,7 +30,7 @@ from tests.integration.client_issue4_support import (
     pull_all,
     query_by_uniq_key,
 )
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, running_cluster
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -40,12 +40,9 @@ SUCCESS = ConsumeConcurrentlyStatus.CONSUME_SUCCESS
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path_factory.mktemp("issue4-retry"), {"messageDelayLevel": SHORT_DELAY_LEVELS})
-    cluster.start()
-    try:
+    workdir = tmp_path_factory.mktemp("issue4-retry")
+    with running_cluster(workdir, messageDelayLevel=SHORT_DELAY_LEVELS) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pocketmq.client.producer.transaction_producer import (
 )
 from pocketmq.common.message import Message, MessageConst, MessageExt
 from tests.integration.client_issue4_support import client_config, create_topic, pull_all
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, running_cluster
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,13 +35,9 @@ UNKNOW = LocalTransactionState.UNKNOW
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    settings = {"transactionTimeOut": "1000", "transactionCheckInterval": "1000"}
-    cluster = Cluster(tmp_path_factory.mktemp("issue4-tx"), settings)
-    cluster.start()
-    try:
+    workdir = tmp_path_factory.mktemp("issue4-tx")
+    with running_cluster(workdir, transactionTimeOut="1000", transactionCheckInterval="1000") as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 class Listener:
