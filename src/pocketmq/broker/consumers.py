@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from pocketmq.common.filter_expression import SubscriptionData
+from pocketmq.protocol.bodies.consumer import ClientConnection
 from pocketmq.protocol.bodies.heartbeat import ConsumeFromWhere, ConsumeType, MessageModel
 
 __all__ = [
@@ -42,14 +43,14 @@ class ClientChannelInfo:
     version: int
     last_update_ms: int
 
-    def to_json(self) -> dict[str, Any]:
-        # Java Connection (GET_CONSUMER_CONNECTION_LIST / GET_PRODUCER_CONNECTION_LIST items).
-        return {
-            "clientAddr": self.client_addr,
-            "clientId": self.client_id,
-            "language": self.language,
-            "version": self.version,
-        }
+    def to_connection(self) -> ClientConnection:
+        """Java Connection (GET_CONSUMER_CONNECTION_LIST / GET_PRODUCER_CONNECTION_LIST items)."""
+        return ClientConnection(
+            client_id=self.client_id,
+            client_addr=self.client_addr,
+            language=self.language,
+            version=self.version,
+        )
 
 
 @dataclass(slots=True)

@@ -30,7 +30,6 @@ from pocketmq.protocol import fastjson
 from pocketmq.protocol.bodies.admin import GroupList, TopicOffset, TopicStatsTable
 from pocketmq.protocol.bodies.base import BodyError
 from pocketmq.protocol.bodies.consumer import (
-    ClientConnection,
     ConsumerConnection,
     ConsumeStats,
     OffsetWrapper,
@@ -337,15 +336,7 @@ class AdminHandlers:
                 f"the consumer group[{header.consumer_group}] not online",
             )
         body = ConsumerConnection(
-            connections=tuple(
-                ClientConnection(
-                    client_id=info.client_id,
-                    client_addr=info.client_addr,
-                    language=info.language,
-                    version=info.version,
-                )
-                for info in group_info.channels.values()
-            ),
+            connections=tuple(info.to_connection() for info in group_info.channels.values()),
             subscriptions=dict(group_info.subscriptions),
             consume_type=group_info.consume_type,
             message_model=group_info.message_model,
@@ -363,15 +354,7 @@ class AdminHandlers:
                 request, ResponseCode.SYSTEM_ERROR, f"the producer group[{header.producer_group}] not exist"
             )
         body = ProducerConnection(
-            connections=tuple(
-                ClientConnection(
-                    client_id=info.client_id,
-                    client_addr=info.client_addr,
-                    language=info.language,
-                    version=info.version,
-                )
-                for info in channels.values()
-            )
+            connections=tuple(info.to_connection() for info in channels.values())
         ).encode()
         return make_response(request, ResponseCode.SUCCESS, None, None, body)
 

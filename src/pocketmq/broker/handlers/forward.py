@@ -68,11 +68,7 @@ class ForwardHandlers:
         header = GetConsumerRunningInfoRequestHeader.from_ext_fields(request.ext_fields)
         client = self._client(header.consumer_group, header.client_id)
         if client is None:
-            return make_response(
-                request,
-                ResponseCode.SYSTEM_ERROR,
-                f"The Consumer <{header.consumer_group}> <{header.client_id}> not online",
-            )
+            return _consumer_not_online(request, header.consumer_group, header.client_id)
         forwarded = make_request(RequestCode.GET_CONSUMER_RUNNING_INFO, header.to_ext_fields())
         return await self._call(request, client, forwarded)
 
@@ -82,11 +78,7 @@ class ForwardHandlers:
         header = ConsumeMessageDirectlyResultRequestHeader.from_ext_fields(request.ext_fields)
         client = self._client(header.consumer_group, header.client_id)
         if client is None:
-            return make_response(
-                request,
-                ResponseCode.SYSTEM_ERROR,
-                f"The Consumer <{header.consumer_group}> <{header.client_id}> not online",
-            )
+            return _consumer_not_online(request, header.consumer_group, header.client_id)
         try:
             offset = decode_offset_msg_id(header.msg_id or "").commit_log_offset
         except ValueError as error:
@@ -148,3 +140,9 @@ class ForwardHandlers:
             except PocketMQError as error:
                 log.info("[reset-offset] telling %s failed: %s", client, error)
         return make_response(request, ResponseCode.SUCCESS, None, None, body)
+
+
+def _consumer_not_online(request: RemotingCommand, group: str, client_id: str | None) -> RemotingCommand:
+    return make_response(
+        request, ResponseCode.SYSTEM_ERROR, f"The Consumer <{group}> <{client_id}> not online"
+    )
