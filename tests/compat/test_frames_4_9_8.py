@@ -8,7 +8,6 @@ import json
 import random
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,8 @@ from pocketmq.protocol.command import RemotingCommand, SerializeType
 from pocketmq.protocol.frame import FrameDecoder, decode_frame, encode
 from pocketmq.protocol.headers import WireHeader, consumer, pull, query, send, transaction
 from pocketmq.store.commit_log.record import decode_records
+from tests.support.compat_data import FRAMES_DIR
 
-FRAMES_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "compat" / "frames-4.9.8"
 FILES = ["all-java.jsonl", "all-cpp.jsonl"]
 
 pytestmark = pytest.mark.skipif(not FRAMES_DIR.is_dir(), reason=f"{FRAMES_DIR} is not there")

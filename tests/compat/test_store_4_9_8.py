@@ -23,8 +23,9 @@ from pocketmq.store.commit_log.record import decode_records
 from pocketmq.store.config import StoreConfig
 from pocketmq.store.message_store import MessageStore
 from pocketmq.store.results import GetMessageStatus
+from tests.support.compat_data import GOLDEN_STORE
 
-GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "compat" / "store-4.9.8"
+GOLDEN = GOLDEN_STORE
 
 pytestmark = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"{GOLDEN} is not available")
 

@@ -6,7 +6,6 @@ the store's history, such as offsets and timestamps, are compared only where the
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,9 @@ from pocketmq.protocol.frame import decode_frame
 from pocketmq.remoting import RemotingClient
 from tests.integration.test_broker_helpers import TIMEOUT_MS, cluster_fixture
 from tests.support.cluster import Cluster
+from tests.support.compat_data import CURATED_FRAMES
 
-CURATED = Path(__file__).resolve().parents[3] / "shared" / "compat" / "frames-4.9.8" / "curated.jsonl"
+CURATED = CURATED_FRAMES
 
 cluster = cluster_fixture("broker-frames")
 

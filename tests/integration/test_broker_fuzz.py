@@ -9,7 +9,6 @@ import json
 import os
 import random
 import struct
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +19,9 @@ from pocketmq.protocol.frame import decode_frame, encode
 from pocketmq.remoting import RemotingClient
 from tests.integration.test_broker_helpers import cluster_fixture, create_topic, decode, pull, send
 from tests.support.cluster import Cluster
+from tests.support.compat_data import CURATED_FRAMES
 
-CURATED = Path(__file__).resolve().parents[3] / "shared" / "compat" / "frames-4.9.8" / "curated.jsonl"
+CURATED = CURATED_FRAMES
 ROUNDS = 250
 
 cluster = cluster_fixture("broker-fuzz")

@@ -9,7 +9,6 @@ import hashlib
 import json
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ from pocketmq.remoting import RemotingClient
 from pocketmq.store.commit_log.record import check_record
 from tests.integration.test_broker_helpers import TIMEOUT_MS, pull, query_offset
 from tests.support.cluster import Cluster, running_cluster
+from tests.support.compat_data import GOLDEN_STORE
 
-GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "compat" / "store-4.9.8"
+GOLDEN = GOLDEN_STORE
 GROUP = "GoldenConsumerGroup"
 
 

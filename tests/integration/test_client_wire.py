@@ -10,7 +10,6 @@ import hmac
 import json
 import random
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,10 +31,11 @@ from pocketmq.protocol.bodies.route import BrokerData, QueueData, TopicRouteData
 from pocketmq.protocol.codes import RequestCode, ResponseCode
 from pocketmq.protocol.command import make_request
 from tests.integration.client_fake_cluster import FakeCluster
+from tests.support.compat_data import CURATED_FRAMES
 
 pytestmark = pytest.mark.timeout(60)
 
-FRAMES = Path(__file__).resolve().parents[2] / ".." / "shared" / "compat" / "frames-4.9.8" / "curated.jsonl"
+FRAMES = CURATED_FRAMES
 
 
 def frame(seq: int) -> dict[str, Any]:

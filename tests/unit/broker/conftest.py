@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-GOLDEN_CONFIG = Path(__file__).resolve().parents[3].parent / "shared" / "compat" / "store-4.9.8" / "config"
+from tests.support.compat_data import GOLDEN_STORE
+
+GOLDEN_CONFIG = GOLDEN_STORE / "config"
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ from pocketmq.common.message import MessageExt, properties_to_string
 from pocketmq.store.commit_log.record import encode_record
 from pocketmq.store.config import StoreConfig
 from pocketmq.store.message_store import MessageStore
+from tests.support.compat_data import GOLDEN_STORE
 
-GOLDEN = Path(__file__).resolve().parents[3].parent / "shared" / "compat" / "store-4.9.8"
+GOLDEN = GOLDEN_STORE
 
 pytestmark = pytest.mark.skipif(not GOLDEN.is_dir(), reason=f"{GOLDEN} is not available")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from pocketmq.common.message import MessageConst, MessageExt, MessageQueue
 from pocketmq.common.message_id import create_offset_msg_id
 from pocketmq.common.sysflag import COMPRESSED, CompressionType
 from pocketmq.protocol.bodies.consumer import LockBatchRequestBody, UnlockBatchRequestBody
+from tests.support.compat_data import CURATED_FRAMES
 
-FRAMES = Path(__file__).resolve().parents[3] / ".." / "shared" / "compat" / "frames-4.9.8" / "curated.jsonl"
+FRAMES = CURATED_FRAMES
 
 
 @pytest.fixture(scope="module")

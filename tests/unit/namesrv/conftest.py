@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-FRAMES_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "compat" / "frames-4.9.8"
+from tests.support.compat_data import FRAMES_DIR
 
 
 def load_frames(name: str) -> list[dict[str, Any]]:
