@@ -9,7 +9,6 @@ SIGTERM stop the broker cleanly (offsets persisted, store shut down).
 
 from __future__ import annotations
 
-import asyncio
 import faulthandler
 import logging
 import os
@@ -26,6 +25,7 @@ from pocketmq.broker.config import (
     load_broker_config,
     namesrv_addr_problem,
 )
+from pocketmq.cli.signals import stop_requested
 from pocketmq.common.errors import ConfigError, NotBuiltError, PocketMQError
 from pocketmq.remoting import run
 
@@ -58,18 +58,10 @@ async def serve_until_signal(broker: Broker, ready_line: str | None = None) -> i
     except PocketMQError as error:
         click.echo(f"mqbroker: {error}", err=True)
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if ready_line:
-        click.echo(ready_line)
-        sys.stdout.flush()
     try:
-        await stop.wait()
+        async with stop_requested(ready_line) as stop:
+            await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
         await broker.stop()
     return 0
 

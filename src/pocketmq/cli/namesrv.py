@@ -7,14 +7,13 @@ SIGINT / SIGTERM stop the server cleanly.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
 import click
 
+from pocketmq.cli.signals import stop_requested
 from pocketmq.common.errors import ConfigError, CorruptionError
 from pocketmq.common.properties import format_properties
 from pocketmq.namesrv.config import NamesrvConfig, load_namesrv_config
@@ -36,18 +35,12 @@ async def _serve(config: NamesrvConfig) -> int:
     except CorruptionError as error:
         click.echo(f"mqnamesrv: {error}", err=True)
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     # RocketMQ prints this line; scripts wait for it.
-    click.echo(f"The Name Server boot success. serializeType=JSON address={server.address}", color=False)
-    sys.stdout.flush()
+    ready = f"The Name Server boot success. serializeType=JSON address={server.address}"
     try:
-        await stop.wait()
+        async with stop_requested(ready) as stop:
+            await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
         await server.stop()
     click.echo("The Name Server shut down.")
     return 0

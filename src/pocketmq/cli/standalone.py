@@ -8,9 +8,7 @@ the broker, then the name server, cleanly.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import click
 from pocketmq.broker.broker import Broker
 from pocketmq.broker.config import load_broker_config
 from pocketmq.cli.main import cli
+from pocketmq.cli.signals import stop_requested
 from pocketmq.common.errors import ConfigError, NotBuiltError, PocketMQError
 from pocketmq.namesrv.config import NamesrvConfig
 from pocketmq.namesrv.server import NameServer
@@ -68,19 +67,13 @@ async def _serve(store: Path, config_text: str) -> int:
         click.echo(f"pocketmq standalone: broker cannot start: {error}", err=True)
         await namesrv.stop()
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    click.echo(
+    ready = (
         f"pocketmq standalone: name server {namesrv.address}, broker {broker.broker_address}, store {store}"
     )
-    sys.stdout.flush()
     try:
-        await stop.wait()
+        async with stop_requested(ready) as stop:
+            await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
         await broker.stop()
         await namesrv.stop()
     click.echo("pocketmq standalone: shut down.")
