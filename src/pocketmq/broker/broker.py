@@ -219,16 +219,22 @@ class Broker:
         await self.registration.start()
 
     async def _abort_start(self) -> None:
-        with contextlib.suppress(Exception):
+        # The start error is what the caller sees; a failed cleanup after it is only logged.
+        try:
             await self.stop()
+        except Exception:
+            log.exception("broker: cleanup after a failed start failed")
 
     async def stop(self) -> None:
         """Reverse of start; safe to call twice and after a failed start."""
         self._started = False
         registration, self.registration = self.registration, None
         if registration is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await registration.stop()
+            except Exception:
+                # Stopping goes on whatever happens here: the store must still be closed cleanly.
+                log.exception("broker: stopping the name server registration failed")
         if self._long_polling is not None:
             self._long_polling.stop()
         server, self.server = self.server, None

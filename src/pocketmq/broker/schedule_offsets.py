@@ -14,7 +14,7 @@ from typing import Any
 
 from pocketmq.broker.config_manager import ConfigManager
 
-__all__ = ["ScheduleOffsetTable", "delay_level_to_queue_id", "queue_id_to_delay_level"]
+__all__ = ["ScheduleOffsetTable", "delay_level_to_queue_id"]
 
 FILE_NAME = "delayOffset.json"
 
@@ -22,11 +22,6 @@ FILE_NAME = "delayOffset.json"
 def delay_level_to_queue_id(delay_level: int) -> int:
     """Java: ScheduleMessageService#delayLevel2QueueId."""
     return delay_level - 1
-
-
-def queue_id_to_delay_level(queue_id: int) -> int:
-    """Java: ScheduleMessageService#queueId2DelayLevel."""
-    return queue_id + 1
 
 
 class ScheduleOffsetTable(ConfigManager):

@@ -10,7 +10,7 @@ listener. SQL92 expressions are compiled by the broker only (`pocketmq.broker.fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -159,10 +159,6 @@ def build_subscription_data(
         expression_type=str(expression_type),
         sub_version=sub_version,
     )
-
-
-def tag_codes(tags: Iterable[str]) -> frozenset[int]:
-    return frozenset(java_string_hash(tag) for tag in tags)
 
 
 def _to_int32(value: int) -> int:

@@ -28,8 +28,6 @@ __all__ = [
     "encode",
     "encode_parts",
     "decode_frame",
-    "encode_header",
-    "decode_header",
 ]
 
 #: Largest frame accepted by default (Java: NettyDecoder FRAME_MAX_LENGTH, 16 MiB).
@@ -144,13 +142,6 @@ def _binary_header(command: RemotingCommand) -> bytes:
     parts.append(_INT32.pack(len(ext)))
     parts.append(ext)
     return b"".join(parts)
-
-
-def encode_header(command: RemotingCommand) -> bytes:
-    """The header bytes alone, in the command's serialize type."""
-    if command.serialize_type is SerializeType.JSON:
-        return _json_header(command)
-    return _binary_header(command)
 
 
 def encode_parts(command: RemotingCommand, out: list[bytes]) -> None:
@@ -275,15 +266,6 @@ def _decode_binary_header(header: bytes | bytearray | memoryview) -> RemotingCom
         ext_fields=ext_fields,
         serialize_type=SerializeType.ROCKETMQ,
     )
-
-
-def decode_header(serialize_type: int, header: bytes | bytearray | memoryview) -> RemotingCommand:
-    """A command (without body) from header bytes; raises ProtocolError on anything malformed."""
-    if serialize_type == 0:
-        return _decode_json_header(header)
-    if serialize_type == 1:
-        return _decode_binary_header(header)
-    raise ProtocolError(f"unknown serialize type {serialize_type}")
 
 
 def decode_frame(frame: bytes, *, frame_bytes_max: int = FRAME_BYTES_MAX_DEFAULT) -> RemotingCommand:

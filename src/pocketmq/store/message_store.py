@@ -345,11 +345,6 @@ class MessageStore:
         queue = self.consume_queues.find(topic, queue_id)
         return queue.max_offset if queue is not None else 0
 
-    def get_commit_log_offset_in_queue(self, topic: str, queue_id: int, queue_offset: int) -> int:
-        queue = self.consume_queues.find(topic, queue_id)
-        unit = queue.unit_at(queue_offset) if queue is not None else None
-        return unit[0] if unit is not None else 0
-
     @property
     def min_commit_log_offset(self) -> int:
         return self.commit_log.min_offset

@@ -136,7 +136,12 @@ async def test_local_corrupt_file_falls_back_to_bak(tmp_path: Path) -> None:
 
 
 async def test_local_never_talks_to_a_broker(tmp_path: Path) -> None:
-    await store(tmp_path).update_consume_offset_to_broker(Q0, 1, oneway=False)
+    """Broadcasting offsets stay on this machine: the broker-facing call changes nothing."""
+    local = store(tmp_path)
+    local.update_offset(Q0, 3, increase_only=False)
+    await local.update_consume_offset_to_broker(Q0, 1, oneway=False)
+    assert local.clone_offset_table() == {Q0: 3}
+    assert not local.path.exists()  # nor does it write the file: persist() does
 
 
 def test_increase_only(tmp_path: Path) -> None:

@@ -67,10 +67,6 @@ class ConsumerFilterData:
         """Java: ConsumerFilterData#isDead (deadTime >= bornTime)."""
         return self.dead_time_ms >= self.born_time_ms
 
-    def is_message_in_live(self, store_timestamp_ms: int) -> bool:
-        """Java: isMsgInLive: the message was stored after this filter existed."""
-        return store_timestamp_ms > self.born_time_ms
-
     @classmethod
     def build(
         cls,
@@ -193,9 +189,6 @@ class ConsumerFilterManager:
     # -- queries --------------------------------------------------------------------------------
     def get(self, topic: str, consumer_group: str) -> ConsumerFilterData | None:
         return self._by_topic.get(topic, {}).get(consumer_group)
-
-    def get_by_topic(self, topic: str) -> list[ConsumerFilterData]:
-        return list(self._by_topic.get(topic, {}).values())
 
     def get_by_group(self, consumer_group: str) -> list[ConsumerFilterData]:
         return [

@@ -21,15 +21,13 @@ from pocketmq.broker.rebalance_locks import RebalanceLockManager
 from pocketmq.broker.subscription_groups import SubscriptionGroupManager
 from pocketmq.broker.topics import TopicConfigManager
 from pocketmq.common.clock import Clock
-from pocketmq.protocol.codes import ResponseCode
-from pocketmq.protocol.command import RemotingCommand, make_response
 from pocketmq.store.config import StoreConfig
 
 if TYPE_CHECKING:
     from pocketmq.broker.long_polling import LongPolling
     from pocketmq.store.message_store import MessageStore
 
-__all__ = ["BrokerContext", "BrokerStats", "error_response", "FAQ_URL"]
+__all__ = ["BrokerContext", "BrokerStats", "FAQ_URL"]
 
 #: Java FAQUrl prefix that 4.9.8 appends to several remarks.
 FAQ_URL = "http://rocketmq.apache.org/docs/faq/"
@@ -113,7 +111,3 @@ class BrokerContext:
     @property
     def broker_host(self) -> str:
         return self.broker_address.rpartition(":")[0]
-
-
-def error_response(request: RemotingCommand, code: ResponseCode, remark: str) -> RemotingCommand:
-    return make_response(request, code, remark)

@@ -117,10 +117,6 @@ class ProcessQueue:
         """Body bytes held, including an orderly batch being consumed (Java msgSize)."""
         return self._message_bytes
 
-    @property
-    def queue_offset_max(self) -> int:
-        return self._queue_offset_max
-
     def first_offset(self) -> int | None:
         return self._offsets[0] if self._offsets else None
 

@@ -251,9 +251,6 @@ class CommitLog:
             return None
         return self.get_data(commit_log_offset, size)
 
-    def file_of(self, commit_log_offset: int) -> MappedFile | None:
-        return self.files.find(commit_log_offset)
-
     # -- scanning -------------------------------------------------------------------------------
     def scan(self, start: int, end: int | None = None, *, check_crc: bool = True) -> Iterator[ScannedRecord]:
         """Records from `start` (a record boundary) on. Stops at the end of the data; yields an
