@@ -64,15 +64,20 @@ def test_push_consumer_broadcasting_delivers_to_every_consumer(cluster: Cluster)
     try:
         time.sleep(6)  # let both consumers start and take every queue
         _send(cluster, "CppBroadcastTopic", 15)
-        outputs = [consumer.communicate(timeout=90)[0] for consumer in consumers]
+        outputs = [(*consumer.communicate(timeout=90), consumer.returncode) for consumer in consumers]
     finally:
         for consumer in consumers:
             if consumer.poll() is None:
                 consumer.kill()
-    for output in outputs:
-        deliveries = list(read_json_lines(output.splitlines()))
+    for stdout, stderr, returncode in outputs:
+        deliveries = list(read_json_lines(stdout.splitlines()))
         bodies = {str(d["body"]) for d in deliveries if "body" in d}
-        assert {f"cpp-{i}" for i in range(15)} <= bodies, (deliveries, cluster.logs())
+        assert {f"cpp-{i}" for i in range(15)} <= bodies, (
+            returncode,
+            stderr[-2000:],
+            deliveries,
+            cluster.logs(),
+        )
 
 
 def test_pull_consumer_reads_every_queue_from_an_offset(cluster: Cluster) -> None:

@@ -160,7 +160,9 @@ async def test_producer_dies_after_the_half_message_and_another_answers_the_chec
     async with first.client as client:
         await create_topic(client, address, "TxCheckTopic", queues=1)
         await first.register()
-        sent_at = time.time()
+        # Whole milliseconds, as the born timestamp and the broker's clock count: the check is due
+        # when broker_ms >= born_ms + 1000, and born_ms is never below this.
+        sent_at = int(time.time() * 1000) / 1000
         await first.send_half("TxCheckTopic", b"decided later", "C" * 32)
         await first.send_half("TxCheckTopic", b"never", "D" * 32)
     # The first producer is gone (its connection closed). A new one of the same group answers.

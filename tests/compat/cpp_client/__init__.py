@@ -97,9 +97,11 @@ def ensure_cpp_client() -> Path:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    # The C++ core writes its logs under $HOME/logs; keep them out of the user's home.
-    env["HOME"] = str(VENV / "home")
-    (VENV / "home").mkdir(exist_ok=True)
+    # The C++ core writes its logs (and a broadcasting consumer its offsets) under $HOME. Each
+    # process gets a HOME of its own: two cores starting at once in one HOME can trip over each
+    # other's log files, and nothing belongs in the user's home.
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=VENV))
+    env["HOME"] = str(home)
     return env
 
 
