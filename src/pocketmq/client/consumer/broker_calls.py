@@ -9,15 +9,19 @@ PushConsumer and PullConsumerBase: they supply `instance`, `_group` and `client_
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from pocketmq.client.consumer.consume_from import ConsumeFromWhere, compute_pull_from_where
 from pocketmq.client.consumer.offset_store import LocalFileOffsetStore, OffsetStore, RemoteBrokerOffsetStore
 from pocketmq.client.consumer.rebalance import MessageModel
 from pocketmq.client.instance import ClientConfig, ClientInstance
-from pocketmq.common.errors import ClientError
+from pocketmq.common.errors import ClientError, PocketMQError
 from pocketmq.common.message import MessageQueue
 
 __all__ = ["ConsumerBrokerCalls"]
+
+log = logging.getLogger(__name__)
 
 
 class ConsumerBrokerCalls:
@@ -80,3 +84,28 @@ class ConsumerBrokerCalls:
         addr = await self.broker_addr(queue)
         timeout = self.client_config.client_api_timeout_ms
         return await self.instance.api.search_offset(addr, queue, timestamp_ms, timeout)
+
+    async def start_offset(
+        self,
+        queue: MessageQueue,
+        offset_store: OffsetStore,
+        consume_from_where: ConsumeFromWhere,
+        consume_timestamp_ms: int,
+        *,
+        lite_pull: bool = False,
+    ) -> int:
+        """Where a newly assigned queue starts (Java computePullFromWhere); -1 when the broker cannot
+        say now (rebalance tries again)."""
+        try:
+            return await compute_pull_from_where(
+                consume_from_where=consume_from_where,
+                queue=queue,
+                offset_store=offset_store,
+                max_offset=self.max_offset,
+                search_offset=self.search_offset,
+                consume_timestamp_ms=consume_timestamp_ms,
+                lite_pull=lite_pull,
+            )
+        except (PocketMQError, OSError) as error:
+            log.warning("no start offset for %s: %s", queue, error)
+            return -1

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from pocketmq.client.api import PullStatus
 from pocketmq.client.consumer.consume_from import (
-    compute_pull_from_where,
     default_consume_timestamp,
     parse_consume_timestamp,
 )
@@ -293,19 +292,13 @@ class LitePullConsumer(PullConsumerBase):
         self.offset_store.remove_offset(queue)
 
     async def compute_pull_from_where(self, queue: MessageQueue) -> int:
-        try:
-            return await compute_pull_from_where(
-                consume_from_where=self.config.consume_from_where,
-                queue=queue,
-                offset_store=self.offset_store,
-                max_offset=self.max_offset,
-                search_offset=self.search_offset,
-                consume_timestamp_ms=self._consume_timestamp_ms,
-                lite_pull=True,
-            )
-        except (PocketMQError, OSError) as error:
-            log.warning("no start offset for %s: %s", queue, error)
-            return -1
+        return await self.start_offset(
+            queue,
+            self.offset_store,
+            self.config.consume_from_where,
+            self._consume_timestamp_ms,
+            lite_pull=True,
+        )
 
     def dispatch_pull(self, queue: MessageQueue, process_queue: ProcessQueue, next_offset: int) -> None:
         state = _QueueState(process_queue=process_queue, next_offset=next_offset)

@@ -31,7 +31,6 @@ from pocketmq.client.api import PullStatus, decode_pulled_messages
 from pocketmq.client.consumer.broker_calls import ConsumerBrokerCalls
 from pocketmq.client.consumer.consume_from import (
     ConsumeFromWhere,
-    compute_pull_from_where,
     default_consume_timestamp,
     parse_consume_timestamp,
 )
@@ -623,18 +622,9 @@ class PushConsumer(ConsumerBrokerCalls):
         self.offset_store.remove_offset(queue)
 
     async def compute_pull_from_where(self, queue: MessageQueue) -> int:
-        try:
-            return await compute_pull_from_where(
-                consume_from_where=self.config.consume_from_where,
-                queue=queue,
-                offset_store=self.offset_store,
-                max_offset=self.max_offset,
-                search_offset=self.search_offset,
-                consume_timestamp_ms=self._consume_timestamp_ms,
-            )
-        except (PocketMQError, OSError) as error:
-            log.warning("no start offset for %s: %s", queue, error)
-            return -1
+        return await self.start_offset(
+            queue, self.offset_store, self.config.consume_from_where, self._consume_timestamp_ms
+        )
 
     def dispatch_pull(self, queue: MessageQueue, process_queue: ProcessQueue, next_offset: int) -> None:
         self._pull_tasks[queue] = asyncio.get_running_loop().create_task(
